@@ -1,0 +1,1 @@
+"""stacksync-swift: a personal cloud inside an OpenStack Swift proxy."""

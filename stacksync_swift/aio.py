@@ -1,0 +1,310 @@
+"""The all-in-one: a real single-node Swift with both filters, on loopback.
+
+``stacksync-swift aio`` and the functional tests start the cluster with this
+module. Everything lives in one state folder, nothing is written to
+``/etc``, and no server outside pip is needed:
+
+``etc/``
+    ``swift.conf``, the account/container/object rings (built with Swift's
+    ``RingBuilder``: part power 10, one replica, one device per server) and a
+    config file per server; ``swift_dir`` points here.
+``srv/node/sdb1``
+    The one device (``mount_check = false``).
+``log/``
+    One log file per server (Swift's console logging).
+``metadata.sqlite``
+    The StackSync metadata database (the embedded default).
+``aio.json``
+    Secrets made on the first start and kept: the hash path suffix (it must
+    never change, or Swift loses track of its objects) and the admin key.
+
+The account, container, object and proxy servers are the ``swift`` package's
+own, each a child process running ``swift.common.wsgi.run_wsgi``. Rings are
+rebuilt on every start with the ports chosen then; with one device every
+partition stays on it, so data survives restarts. The proxy runs tempauth
+(admin user ``stacksync:admin`` on the installation account) with an
+in-process cache (:mod:`stacksync_swift.localcache`) instead of memcached,
+then ``stacksync_auth`` and ``stacksync_api``.
+"""
+
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+
+from swift.common.ring import RingBuilder
+
+RING_PART_POWER = 10
+DEVICE = 'sdb1'
+SERVERS = ('account', 'container', 'object')
+SERVER_MODULES = {
+    'account': 'swift.account.server',
+    'container': 'swift.container.server',
+    'object': 'swift.obj.server',
+    'proxy': 'swift.proxy.server',
+}
+# Swift's sample pipeline, with our filters right after the auth filter and
+# before copy/slo/versioning, which our pre-authorized subrequests may use.
+PROXY_PIPELINE = (
+    'catch_errors gatekeeper healthcheck proxy-logging cache listing_formats '
+    'bulk tempurl tempauth stacksync_auth stacksync_api copy slo dlo '
+    'versioned_writes symlink proxy-logging proxy-server')
+SWIFT_FILTERS = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy-logging',
+                 'listing_formats', 'bulk', 'tempurl', 'copy', 'slo', 'dlo',
+                 'versioned_writes', 'symlink')
+STARTUP_TIMEOUT = 60
+
+
+def free_port(host='127.0.0.1'):
+    """A TCP port nobody listens on right now."""
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def default_state_dir():
+    base = os.environ.get('XDG_STATE_HOME') or os.path.expanduser(
+        '~/.local/state')
+    return os.path.join(base, 'stacksync-swift', 'aio')
+
+
+def _ini(sections):
+    """Render ``{section: {key: value}}`` as an ini file."""
+    lines = []
+    for section, options in sections.items():
+        lines.append('[%s]' % section)
+        lines.extend('%s = %s' % item for item in options.items())
+        lines.append('')
+    return '\n'.join(lines)
+
+
+class AllInOne:
+    """One single-node Swift cluster with the StackSync filters.
+
+    :param state_dir: folder holding configs, rings, data and logs
+    :param port: the proxy's port (0 picks a free one)
+    :param users: extra tempauth users, ``{'account:user': (key, groups)}``
+    :param filter_options: options for the StackSync filter sections
+    """
+
+    def __init__(self, state_dir, port=8080, host='127.0.0.1', users=None,
+                 filter_options=None):
+        self.state_dir = os.path.abspath(state_dir)
+        self.host = host
+        self.port = port or free_port(host)
+        self.extra_users = dict(users or {})
+        self.filter_options = dict(filter_options or {})
+        self.swift_dir = os.path.join(self.state_dir, 'etc')
+        self.devices = os.path.join(self.state_dir, 'srv', 'node')
+        self.log_dir = os.path.join(self.state_dir, 'log')
+        self.ports = {}
+        self.processes = {}
+        self.secrets = {}
+
+    # -- what clients need -------------------------------------------------
+
+    @property
+    def url(self):
+        return 'http://%s:%d' % (self.host, self.port)
+
+    @property
+    def auth_url(self):
+        return self.url + '/auth/v1.0'
+
+    @property
+    def storage_account(self):
+        return self.filter_options.get('storage_account', 'AUTH_stacksync')
+
+    @property
+    def admin_user(self):
+        return '%s:admin' % self.storage_account.split('_', 1)[-1]
+
+    @property
+    def admin_key(self):
+        return self.secrets['admin_key']
+
+    @property
+    def database_url(self):
+        return self.filter_options.get(
+            'database_url', 'sqlite:///%s' % os.path.join(
+                self.state_dir, 'metadata.sqlite'))
+
+    def proxy_conf_path(self):
+        return os.path.join(self.swift_dir, 'proxy-server.conf')
+
+    # -- preparing the state folder ----------------------------------------
+
+    def prepare(self):
+        """Create folders, secrets, rings and configs; idempotent."""
+        for path in (self.swift_dir, self.log_dir,
+                     os.path.join(self.devices, DEVICE)):
+            os.makedirs(path, exist_ok=True)
+        self._load_secrets()
+        self.ports = {name: free_port(self.host) for name in SERVERS}
+        self._write_swift_conf()
+        self._build_rings()
+        for name in SERVERS:
+            self._write(name + '-server.conf', self._backend_conf(name))
+        self._write('proxy-server.conf', self._proxy_conf())
+
+    def _load_secrets(self):
+        path = os.path.join(self.state_dir, 'aio.json')
+        if os.path.exists(path):
+            with open(path) as fp:
+                self.secrets = json.load(fp)
+            return
+        self.secrets = {'hash_path_suffix': secrets.token_hex(16),
+                        'admin_key': secrets.token_urlsafe(18)}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, 'w') as fp:
+            json.dump(self.secrets, fp)
+
+    def _write(self, name, text):
+        with open(os.path.join(self.swift_dir, name), 'w') as fp:
+            fp.write(text)
+
+    def _write_swift_conf(self):
+        self._write('swift.conf', _ini({
+            'swift-hash': {
+                'swift_hash_path_suffix': self.secrets['hash_path_suffix'],
+                'swift_hash_path_prefix': ''},
+            'storage-policy:0': {'name': 'gold', 'default': 'yes'},
+        }))
+
+    def _build_rings(self):
+        for kind in ('account', 'container', 'object'):
+            builder = RingBuilder(RING_PART_POWER, 1, 1)
+            builder.add_dev({'id': 0, 'region': 1, 'zone': 1,
+                             'ip': self.host, 'port': self.ports[kind],
+                             'device': DEVICE, 'weight': 100})
+            builder.rebalance()
+            builder.get_ring().save(
+                os.path.join(self.swift_dir, '%s.ring.gz' % kind))
+
+    def _common_defaults(self, port):
+        return {'bind_ip': self.host, 'bind_port': port, 'workers': 0,
+                'swift_dir': self.swift_dir, 'devices': self.devices,
+                'mount_check': 'false', 'disable_fallocate': 'true',
+                'log_level': 'INFO'}
+
+    def _backend_conf(self, kind):
+        egg = 'object' if kind == 'object' else kind
+        return _ini({
+            'DEFAULT': self._common_defaults(self.ports[kind]),
+            'pipeline:main': {'pipeline': 'healthcheck %s-server' % kind},
+            'app:%s-server' % kind: {'use': 'egg:swift#%s' % egg},
+            'filter:healthcheck': {'use': 'egg:swift#healthcheck'},
+        })
+
+    def _tempauth_users(self):
+        account = self.storage_account.split('_', 1)[-1]
+        users = {'user_%s_admin' % account: '%s .admin' % self.admin_key}
+        for name, (key, groups) in self.extra_users.items():
+            acct, user = name.split(':', 1)
+            users['user_%s_%s' % (acct, user)] = ' '.join([key] + groups)
+        return users
+
+    def _proxy_conf(self):
+        sections = {
+            'DEFAULT': self._common_defaults(self.port),
+            'pipeline:main': {'pipeline': PROXY_PIPELINE},
+            'app:proxy-server': {'use': 'egg:swift#proxy',
+                                 'account_autocreate': 'true',
+                                 'allow_account_management': 'true'},
+            'filter:cache': {'paste.filter_factory':
+                             'stacksync_swift.localcache:filter_factory'},
+            'filter:tempauth': dict({'use': 'egg:swift#tempauth'},
+                                    **self._tempauth_users()),
+            'filter:stacksync_auth': {
+                'use': 'egg:stacksync_swift#stacksync_auth'},
+            'filter:stacksync_api': dict(
+                {'use': 'egg:stacksync_swift#stacksync_api',
+                 'storage_account': self.storage_account,
+                 'database_url': self.database_url},
+                **self.filter_options),
+        }
+        for name in SWIFT_FILTERS:
+            sections['filter:%s' % name] = {
+                'use': 'egg:swift#%s' % name.replace('-', '_')}
+        return _ini(sections)
+
+    # -- running ----------------------------------------------------------
+
+    def start(self):
+        """Prepare the state folder, start the four servers, wait for them."""
+        self.prepare()
+        try:
+            for name in SERVERS + ('proxy',):
+                self._spawn(name)
+            for name in SERVERS:
+                self._wait_healthy(name, self.ports[name])
+            self._wait_healthy('proxy', self.port)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self, name):
+        conf = os.path.join(self.swift_dir, '%s-server.conf' % name)
+        code = 'from %s import main; main()' % SERVER_MODULES[name]
+        log = open(os.path.join(self.log_dir, '%s.log' % name), 'ab')
+        with log:
+            # -v logs to the console, which is this server's log file.
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, '-c', code, conf, '-v'],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True)
+
+    def _wait_healthy(self, name, port):
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if self.processes[name].poll() is not None:
+                raise RuntimeError('%s server exited at start:\n%s'
+                                   % (name, self.log_tail(name)))
+            conn = http.client.HTTPConnection(self.host, port, timeout=2)
+            try:
+                conn.request('GET', '/healthcheck')
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            finally:
+                conn.close()
+            if time.monotonic() > deadline:
+                raise RuntimeError('%s server not healthy after %ds:\n%s'
+                                   % (name, STARTUP_TIMEOUT,
+                                      self.log_tail(name)))
+            time.sleep(0.1)
+
+    def log_tail(self, name, lines=30):
+        path = os.path.join(self.log_dir, '%s.log' % name)
+        try:
+            with open(path, errors='replace') as fp:
+                return ''.join(fp.readlines()[-lines:])
+        except OSError:
+            return '(no log)'
+
+    def stop(self, timeout=10):
+        """Stop every server: SIGTERM, then SIGKILL after ``timeout``."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()

@@ -1,0 +1,159 @@
+"""The one parser of the options of both StackSync filters.
+
+``stacksync_auth`` and ``stacksync_api`` share their settings: the
+installation account, the metadata database, quotas. An operator may set an
+option in either filter's section of ``proxy-server.conf``; each filter reads
+its own section first, then the other StackSync filter's section of the same
+file, then ``[DEFAULT]``, then the built-in default. Every option is described
+in ``etc/proxy-server.conf-sample``.
+
+Everything is parsed and validated here, once, when the proxy loads its
+pipeline: a bad value stops the proxy with a ``ValueError`` that names the
+option, rather than failing on the first request.
+"""
+
+import configparser
+import dataclasses
+import os
+
+from swift.common.utils import config_true_value
+
+AUTH_ENTRY_POINT = 'egg:stacksync_swift#stacksync_auth'
+API_ENTRY_POINT = 'egg:stacksync_swift#stacksync_api'
+OUR_ENTRY_POINTS = (AUTH_ENTRY_POINT, API_ENTRY_POINT)
+
+# Swift auth filters that must run before stacksync_auth, which wraps the
+# swift.authorize callback they leave in the environment.
+SWIFT_AUTH_ENTRY_POINTS = ('egg:swift#tempauth', 'egg:swift#keystoneauth')
+
+DEFAULT_DATABASE_URL = 'sqlite:////var/lib/stacksync-swift/metadata.sqlite'
+DEFAULT_QUOTA = 10 * 1024 ** 3
+AUTH_MODES = ('oauth', 'keystone')
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The validated options shared by both filters."""
+
+    storage_account: str = 'AUTH_stacksync'
+    database_url: str = DEFAULT_DATABASE_URL
+    auth_mode: str = 'oauth'
+    default_quota: int = DEFAULT_QUOTA
+    pipeline_check: bool = True
+
+    def swift_info(self):
+        """What the filters show in ``/info`` (nothing secret)."""
+        return {'storage_account': self.storage_account,
+                'auth_mode': self.auth_mode,
+                'api_versions': ['v1']}
+
+
+def load(global_conf, local_conf):
+    """Build :class:`Settings` for one filter from its Paste configuration."""
+    conf = dict(global_conf)
+    conf.update(_sibling_sections(global_conf.get('__file__')))
+    conf.update(local_conf)
+    return parse(conf)
+
+
+def parse(conf):
+    """Validate a flat option mapping into :class:`Settings`."""
+    defaults = Settings()
+    storage_account = conf.get('storage_account', defaults.storage_account)
+    storage_account = storage_account.strip()
+    if not storage_account or '/' in storage_account:
+        raise ValueError('storage_account must be a Swift account name '
+                         'such as AUTH_stacksync, not %r' % storage_account)
+    database_url = conf.get('database_url', defaults.database_url).strip()
+    if '://' not in database_url:
+        raise ValueError('database_url must be an SQLAlchemy URL such as '
+                         'sqlite:////path/db or postgresql+psycopg2://..., '
+                         'not %r' % database_url)
+    auth_mode = conf.get('auth_mode', defaults.auth_mode).strip().lower()
+    if auth_mode not in AUTH_MODES:
+        raise ValueError('auth_mode must be one of %s, not %r'
+                         % (', '.join(AUTH_MODES), auth_mode))
+    quota = conf.get('default_quota', defaults.default_quota)
+    try:
+        default_quota = int(quota)
+        if default_quota < 0:
+            raise ValueError
+    except ValueError:
+        raise ValueError('default_quota must be a number of bytes '
+                         '(0 for no limit), not %r' % quota)
+    return Settings(
+        storage_account=storage_account,
+        database_url=database_url,
+        auth_mode=auth_mode,
+        default_quota=default_quota,
+        pipeline_check=config_true_value(
+            conf.get('pipeline_check', defaults.pipeline_check)))
+
+
+def read_proxy_config(path):
+    """Parse a proxy-server.conf file (or a .conf.d folder) without Paste.
+
+    Values are taken raw: Paste's ``%(here)s`` interpolation is irrelevant to
+    the options we read.
+    """
+    parser = configparser.RawConfigParser(strict=False)
+    if path and os.path.isdir(path):
+        parser.read(sorted(os.path.join(path, name)
+                           for name in os.listdir(path)
+                           if name.endswith('.conf')))
+    elif path:
+        parser.read(path)
+    return parser
+
+
+def _sibling_sections(path):
+    """Options set in any StackSync filter section of the proxy's config."""
+    parser = read_proxy_config(path)
+    merged = {}
+    for section in parser.sections():
+        if not section.startswith('filter:'):
+            continue
+        if parser.get(section, 'use', fallback='').strip() in \
+                OUR_ENTRY_POINTS:
+            for key, value in parser.items(section, raw=True):
+                if key not in parser.defaults() and key != 'use':
+                    merged.setdefault(key, value)
+    return merged
+
+
+def check_pipeline(path):
+    """Check that our filters sit where they must in ``[pipeline:main]``.
+
+    ``stacksync_auth`` must follow Swift's auth filter (it wraps the
+    ``swift.authorize`` that tempauth or keystoneauth set) and precede
+    ``stacksync_api``, which must precede ``proxy-server``: the API's
+    pre-authorized subrequests go down the rest of the pipeline. Raises
+    ``ValueError`` saying what is wrong; a pipeline that Paste did not load
+    from a file (tests, embedding) is not checked.
+    """
+    parser = read_proxy_config(path)
+    if not parser.has_option('pipeline:main', 'pipeline'):
+        return
+    names = parser.get('pipeline:main', 'pipeline').split()
+    uses = [parser.get('filter:%s' % name, 'use', fallback='').strip()
+            for name in names]
+
+    def position(entry_point):
+        return uses.index(entry_point) if entry_point in uses else None
+
+    auth, api = position(AUTH_ENTRY_POINT), position(API_ENTRY_POINT)
+    if auth is None or api is None:
+        raise ValueError(
+            'pipeline %r must contain both stacksync_auth (%s) and '
+            'stacksync_api (%s)' % (' '.join(names), AUTH_ENTRY_POINT,
+                                    API_ENTRY_POINT))
+    if not auth < api < len(names) - 1:
+        raise ValueError(
+            'pipeline %r: stacksync_auth must come before stacksync_api, '
+            'and both before the proxy-server app' % ' '.join(names))
+    swift_auth = [i for i, use in enumerate(uses)
+                  if use in SWIFT_AUTH_ENTRY_POINTS]
+    if swift_auth and max(swift_auth) > auth:
+        raise ValueError(
+            'pipeline %r: stacksync_auth must come after %s'
+            % (' '.join(names), names[max(swift_auth)]))

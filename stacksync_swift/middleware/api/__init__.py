@@ -1,0 +1,103 @@
+"""
+=============
+stacksync_api
+=============
+
+The StackSync REST API inside the Swift proxy. Requests carrying
+``X-StackSync-API: v1`` (or the original ``StackSync-API: v2``) are turned
+into calls on the metadata service and pre-authorized Swift subrequests to
+the installation account; every other request passes through untouched.
+
+Place it after ``stacksync_auth`` and before the proxy app; the filter checks
+this when the proxy loads its pipeline and refuses to start otherwise::
+
+    [pipeline:main]
+    pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
+               tempauth stacksync_auth stacksync_api proxy-logging proxy-server
+
+    [filter:stacksync_api]
+    use = egg:stacksync_swift#stacksync_api
+    storage_account = AUTH_stacksync
+    database_url = sqlite:////var/lib/stacksync-swift/metadata.sqlite
+
+Options (shared with ``stacksync_auth``, see
+``etc/proxy-server.conf-sample``):
+
+``storage_account``
+    The Swift account that holds every workspace container.
+    Default: ``AUTH_stacksync``
+``database_url``
+    SQLAlchemy URL of the metadata database shared by all proxies.
+    Default: ``sqlite:////var/lib/stacksync-swift/metadata.sqlite``
+``auth_mode``
+    ``oauth`` or ``keystone``. Default: ``oauth``
+``default_quota``
+    Bytes a new user may store; ``0`` for no limit. Default: 10 GiB
+``pipeline_check``
+    Refuse to start when the pipeline order is wrong. Default: ``true``
+
+Errors are JSON, ``{"error": <status>, "description": "..."}``, with the
+status codes of the original StackSync API; no input yields a 500.
+"""
+
+from swift.common import swob
+from swift.common.registry import register_swift_info
+from swift.common.utils import get_logger
+
+from stacksync_swift import config
+from stacksync_swift.middleware import common
+from stacksync_swift.middleware import errors
+from stacksync_swift.middleware.api import router
+
+SUPPORTED_VERSIONS = ('v1', 'v2')
+
+
+class StackSyncAPI:
+    """The ``stacksync_api`` filter."""
+
+    def __init__(self, app, settings, logger=None):
+        self.app = app
+        self.settings = settings
+        self.logger = logger or get_logger({}, log_route='stacksync_api')
+        self.router = router.Router()
+
+    def __call__(self, env, start_response):
+        version = common.api_version(env)
+        if version is None or env.get('swift.authorize_override'):
+            return self.app(env, start_response)
+        try:
+            return self.handle(swob.Request(env), version)(
+                env, start_response)
+        except errors.APIError as err:
+            return err(env, start_response)
+        except Exception:
+            # The last line of defence: a bug must not become a traceback
+            # in the client's face, nor a bare 500 without a JSON body.
+            self.logger.exception('unhandled error in stacksync_api')
+            return errors.ServiceUnavailable(
+                'internal error; see the proxy log')(
+                    env, start_response)
+
+    def handle(self, req, version):
+        if version not in SUPPORTED_VERSIONS:
+            raise errors.BadRequest(
+                'unsupported API version %r; use one of %s'
+                % (version, ', '.join(SUPPORTED_VERSIONS)))
+        controller, method = self.router.route(req)
+        if req.environ.get('stacksync.user') is None:
+            raise errors.Unauthorized(
+                'sign the request with an OAuth 1.0a access token')
+        return method(controller(self, req))
+
+
+def filter_factory(global_conf, **local_conf):
+    settings = config.load(global_conf, local_conf)
+    if settings.pipeline_check:
+        config.check_pipeline(global_conf.get('__file__'))
+    register_swift_info('stacksync_api', **settings.swift_info())
+
+    def api_filter(app):
+        conf = dict(global_conf, **local_conf)
+        return StackSyncAPI(app, settings,
+                            get_logger(conf, log_route='stacksync_api'))
+    return api_filter
