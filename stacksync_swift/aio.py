@@ -90,15 +90,18 @@ class AllInOne:
     :param port: the proxy's port (0 picks a free one)
     :param users: extra tempauth users, ``{'account:user': (key, groups)}``
     :param filter_options: options for the StackSync filter sections
+    :param bare_proxy: also run a second proxy on the same servers without
+        the StackSync filters, to compare against plain Swift
     """
 
     def __init__(self, state_dir, port=8080, host='127.0.0.1', users=None,
-                 filter_options=None):
+                 filter_options=None, bare_proxy=False):
         self.state_dir = os.path.abspath(state_dir)
         self.host = host
         self.port = port or free_port(host)
         self.extra_users = dict(users or {})
         self.filter_options = dict(filter_options or {})
+        self.bare_proxy = bare_proxy
         self.swift_dir = os.path.join(self.state_dir, 'etc')
         self.devices = os.path.join(self.state_dir, 'srv', 'node')
         self.log_dir = os.path.join(self.state_dir, 'log')
@@ -115,6 +118,11 @@ class AllInOne:
     @property
     def auth_url(self):
         return self.url + '/auth/v1.0'
+
+    @property
+    def bare_url(self):
+        """The proxy without our filters (only with ``bare_proxy``)."""
+        return 'http://%s:%d' % (self.host, self.ports['proxy-bare'])
 
     @property
     def storage_account(self):
@@ -151,6 +159,9 @@ class AllInOne:
         for name in SERVERS:
             self._write(name + '-server.conf', self._backend_conf(name))
         self._write('proxy-server.conf', self._proxy_conf())
+        if self.bare_proxy:
+            self.ports['proxy-bare'] = free_port(self.host)
+            self._write('proxy-bare-server.conf', self._proxy_conf(bare=True))
 
     def _load_secrets(self):
         path = os.path.join(self.state_dir, 'aio.json')
@@ -209,10 +220,15 @@ class AllInOne:
             users['user_%s_%s' % (acct, user)] = ' '.join([key] + groups)
         return users
 
-    def _proxy_conf(self):
+    def _proxy_conf(self, bare=False):
+        pipeline = PROXY_PIPELINE
+        port = self.port
+        if bare:
+            pipeline = pipeline.replace('stacksync_auth stacksync_api ', '')
+            port = self.ports['proxy-bare']
         sections = {
-            'DEFAULT': self._common_defaults(self.port),
-            'pipeline:main': {'pipeline': PROXY_PIPELINE},
+            'DEFAULT': self._common_defaults(port),
+            'pipeline:main': {'pipeline': pipeline},
             'app:proxy-server': {'use': 'egg:swift#proxy',
                                  'account_autocreate': 'true',
                                  'allow_account_management': 'true'},
@@ -239,9 +255,10 @@ class AllInOne:
         """Prepare the state folder, start the four servers, wait for them."""
         self.prepare()
         try:
-            for name in SERVERS + ('proxy',):
+            proxies = ['proxy'] + (['proxy-bare'] if self.bare_proxy else [])
+            for name in SERVERS + tuple(proxies):
                 self._spawn(name)
-            for name in SERVERS:
+            for name in SERVERS + ('proxy-bare',) * self.bare_proxy:
                 self._wait_healthy(name, self.ports[name])
             self._wait_healthy('proxy', self.port)
         except Exception:
@@ -251,7 +268,8 @@ class AllInOne:
 
     def _spawn(self, name):
         conf = os.path.join(self.swift_dir, '%s-server.conf' % name)
-        code = 'from %s import main; main()' % SERVER_MODULES[name]
+        module = SERVER_MODULES[name.split('-')[0]]
+        code = 'from %s import main; main()' % module
         log = open(os.path.join(self.log_dir, '%s.log' % name), 'ab')
         with log:
             # -v logs to the console, which is this server's log file.

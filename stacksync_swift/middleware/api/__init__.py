@@ -83,10 +83,10 @@ class StackSyncAPI:
             raise errors.BadRequest(
                 'unsupported API version %r; use one of %s'
                 % (version, ', '.join(SUPPORTED_VERSIONS)))
-        controller, method = self.router.route(req)
         if req.environ.get('stacksync.user') is None:
             raise errors.Unauthorized(
                 'sign the request with an OAuth 1.0a access token')
+        controller, method = self.router.route(req)
         return method(controller(self, req))
 
 

@@ -1,0 +1,122 @@
+import textwrap
+
+import pytest
+
+from stacksync_swift import config
+
+
+def test_defaults():
+    settings = config.parse({})
+    assert settings.storage_account == 'AUTH_stacksync'
+    assert settings.database_url.startswith('sqlite:///')
+    assert settings.auth_mode == 'oauth'
+    assert settings.default_quota == 10 * 1024 ** 3
+    assert settings.pipeline_check is True
+
+
+def test_values_are_parsed():
+    settings = config.parse({'storage_account': ' AUTH_ss ',
+                             'database_url': 'postgresql+psycopg2://h/db',
+                             'auth_mode': 'Keystone',
+                             'default_quota': '0',
+                             'pipeline_check': 'no'})
+    assert settings == config.Settings('AUTH_ss', 'postgresql+psycopg2://h/db',
+                                       'keystone', 0, False)
+
+
+@pytest.mark.parametrize('option, value, message', [
+    ('storage_account', '', 'storage_account'),
+    ('storage_account', 'AUTH_a/b', 'storage_account'),
+    ('database_url', 'not-a-url', 'database_url'),
+    ('auth_mode', 'tempauth', 'auth_mode'),
+    ('default_quota', '-1', 'default_quota'),
+    ('default_quota', 'lots', 'default_quota'),
+])
+def test_bad_values_name_the_option(option, value, message):
+    with pytest.raises(ValueError, match=message):
+        config.parse({option: value})
+
+
+def _write(tmp_path, text):
+    path = tmp_path / 'proxy-server.conf'
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def test_options_are_shared_between_the_two_sections(tmp_path):
+    path = _write(tmp_path, """
+        [DEFAULT]
+        default_quota = 5
+
+        [filter:ss_auth]
+        use = egg:stacksync_swift#stacksync_auth
+        auth_mode = keystone
+
+        [filter:ss_api]
+        use = egg:stacksync_swift#stacksync_api
+        storage_account = AUTH_shared
+        database_url = sqlite:///%(here)s/db
+        """)
+    auth = config.load({'__file__': path, 'default_quota': '5'},
+                       {'auth_mode': 'keystone'})
+    api = config.load({'__file__': path, 'default_quota': '5'},
+                      {'storage_account': 'AUTH_shared',
+                       'database_url': 'sqlite:///x/db'})
+    assert auth.storage_account == api.storage_account == 'AUTH_shared'
+    assert auth.auth_mode == api.auth_mode == 'keystone'
+    assert auth.default_quota == api.default_quota == 5
+    # A filter's own section wins over its sibling's.
+    assert api.database_url == 'sqlite:///x/db'
+
+
+def test_conf_d_directories_are_read(tmp_path):
+    (tmp_path / '10-api.conf').write_text(
+        '[filter:stacksync_api]\nuse = egg:stacksync_swift#stacksync_api\n'
+        'storage_account = AUTH_fromdir\n')
+    settings = config.load({'__file__': str(tmp_path)}, {})
+    assert settings.storage_account == 'AUTH_fromdir'
+
+
+PIPELINE_CONF = """
+    [pipeline:main]
+    pipeline = %s
+
+    [filter:tempauth]
+    use = egg:swift#tempauth
+    [filter:authtoken]
+    use = egg:keystonemiddleware#auth_token
+    [filter:keystoneauth]
+    use = egg:swift#keystoneauth
+    [filter:stacksync_auth]
+    use = egg:stacksync_swift#stacksync_auth
+    [filter:stacksync_api]
+    use = egg:stacksync_swift#stacksync_api
+    [app:proxy-server]
+    use = egg:swift#proxy
+    """
+
+
+@pytest.mark.parametrize('pipeline', [
+    'catch_errors tempauth stacksync_auth stacksync_api proxy-server',
+    'authtoken keystoneauth stacksync_auth stacksync_api copy proxy-server',
+    'stacksync_auth stacksync_api slo proxy-server',
+])
+def test_good_pipelines_pass(tmp_path, pipeline):
+    config.check_pipeline(_write(tmp_path, PIPELINE_CONF % pipeline))
+
+
+@pytest.mark.parametrize('pipeline, message', [
+    ('tempauth stacksync_api proxy-server', 'must contain both'),
+    ('tempauth stacksync_api stacksync_auth proxy-server', 'before'),
+    ('tempauth stacksync_auth proxy-server stacksync_api', 'before'),
+    ('stacksync_auth tempauth stacksync_api proxy-server', 'after tempauth'),
+    ('stacksync_auth stacksync_api keystoneauth proxy-server',
+     'after keystoneauth'),
+])
+def test_bad_pipelines_are_refused(tmp_path, pipeline, message):
+    with pytest.raises(ValueError, match=message):
+        config.check_pipeline(_write(tmp_path, PIPELINE_CONF % pipeline))
+
+
+def test_pipeline_not_loaded_from_a_file_is_not_checked():
+    config.check_pipeline(None)
