@@ -340,6 +340,8 @@ class ChunkStore:
         end = total if end is None else min(end, total)
         if start < 0 or end < start:
             raise ValueError('bad range [%r, %r)' % (start, end))
+        if start == end:
+            return
         for name, size, first, last in _pieces(chunks, start, end):
             yield from self._read_chunk(env, container, name, size,
                                         first, last, verify)
