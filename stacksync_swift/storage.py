@@ -32,6 +32,7 @@ import json
 from typing import NamedTuple
 
 from swift.common.utils import FileLikeIter
+from swift.common.utils import close_if_possible
 from swift.common.utils import closing_if_possible
 from swift.common.utils import drain_and_close
 from swift.common.utils import get_logger
@@ -124,9 +125,24 @@ class ChunkStore:
 
     def _response(self, env, method, path, headers=None, body=None):
         """Send a subrequest; the caller must close the response body."""
+        req = self._subrequest(env, method, path, headers, body)
+        try:
+            return req.get_response(self.app)
+        finally:
+            # Requests and responses linger in reference cycles until the
+            # garbage collector runs; closing the input frees the chunk it
+            # holds now (without it, 256 MiB stored peaked at 46 MiB).
+            close_if_possible(req.environ['wsgi.input'])
+
+    @staticmethod
+    def _subrequest(env, method, path, headers=None, body=None):
         req = make_pre_authed_request(env, method, path, headers=headers,
                                       body=body, swift_source=SWIFT_SOURCE)
-        return req.get_response(self.app)
+        # We act as the installation account's owner: without swift_owner
+        # the proxy silently drops X-Container-Read/-Write from our PUTs and
+        # POSTs, and from HEAD responses.
+        req.environ['swift_owner'] = True
+        return req
 
     def _call(self, env, method, path, headers=None, body=None):
         """Send a subrequest whose body we do not need: (status, headers)."""
@@ -311,8 +327,7 @@ class ChunkStore:
         headers = {'If-None-Match': '*', 'Etag': source.etag,
                    'Content-Length': str(source.content_length),
                    'Content-Type': 'application/octet-stream'}
-        req = make_pre_authed_request(env, 'PUT', path, headers=headers,
-                                      swift_source=SWIFT_SOURCE)
+        req = self._subrequest(env, 'PUT', path, headers)
         req.environ['wsgi.input'] = FileLikeIter(source.app_iter)
         resp = req.get_response(self.app)
         drain_and_close(resp)

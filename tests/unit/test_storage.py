@@ -102,6 +102,7 @@ def assert_pre_authed(call):
     assert call['source'] == 'SS'
     assert call['environ']['swift.authorize_override'] is True
     assert call['environ']['REMOTE_USER'] == '.wsgi.pre_authed'
+    assert call['environ']['swift_owner'] is True   # may set ACLs
     assert call['environ']['swift.trans_id'] == 'tx-test'
     # The client's API header must not leak into the subrequest.
     assert 'HTTP_X_STACKSYNC_API' not in call['environ']
