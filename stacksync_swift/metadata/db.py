@@ -24,6 +24,7 @@ works from an installed package. ``stacksync-swift db upgrade``, the
 all-in-one and the test fixtures call it.
 """
 
+import functools
 import os
 
 import sqlalchemy
@@ -78,18 +79,18 @@ def _sqlite_engine(url, **kwargs):
         kwargs.setdefault('poolclass', pool.StaticPool)
     engine = sqlalchemy.create_engine(url, connect_args=connect_args,
                                       **kwargs)
-    event.listen(engine, 'connect', _sqlite_on_connect)
+    event.listen(engine, 'connect', functools.partial(
+        _sqlite_on_connect, busy_timeout=connect_args['timeout']))
     event.listen(engine, 'begin', _sqlite_on_begin)
     return engine
 
 
-def _sqlite_on_connect(dbapi_connection, connection_record):
+def _sqlite_on_connect(dbapi_connection, connection_record, busy_timeout):
     # Let SQLAlchemy's "begin" event emit BEGIN, not pysqlite.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute('PRAGMA busy_timeout = %d'
-                       % int(SQLITE_BUSY_TIMEOUT * 1000))
+        cursor.execute('PRAGMA busy_timeout = %d' % (busy_timeout * 1000))
         cursor.execute('PRAGMA journal_mode = WAL')
         cursor.execute('PRAGMA synchronous = NORMAL')
         cursor.execute('PRAGMA foreign_keys = ON')

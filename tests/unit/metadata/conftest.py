@@ -24,7 +24,6 @@ import pytest
 import sqlalchemy
 
 from stacksync_swift.metadata import db
-from stacksync_swift.metadata import models
 from stacksync_swift.metadata.service import MetadataService
 
 POSTGRES_URL_ENV = 'STACKSYNC_TEST_POSTGRES_URL'
@@ -56,9 +55,11 @@ def postgres_engine():
 
 
 def _truncate(engine):
-    tables = ', '.join(table.name for table in
-                       models.Base.metadata.sorted_tables)
     with engine.begin() as connection:
+        tables = ', '.join(connection.exec_driver_sql(
+            "SELECT quote_ident(tablename) FROM pg_tables WHERE "
+            "schemaname = 'public' AND tablename != 'alembic_version'"
+        ).scalars())
         connection.exec_driver_sql(
             'TRUNCATE %s RESTART IDENTITY CASCADE' % tables)
 
