@@ -20,7 +20,8 @@ Everything else lives in the state folder, nothing is written to ``/etc``:
     random password in project ``admin``, region ``RegionOne``, identity
     endpoints = the server's own ``/v3`` URL).
 ``keystone_public.py``
-    The WSGI entry point: Keystone's public (and only) application.
+    The WSGI entry point: Keystone's public (and only) application, with
+    writing requests serialized (SQLite has one writer at a time).
 ``gunicorn.log``
     The WSGI server's log: gunicorn, one gthread worker with several
     threads, so a Swift proxy's ``auth_token`` and the tests can call it at
@@ -69,12 +70,32 @@ DOMAIN = 'default'
 
 # The WSGI entry point gunicorn loads. Keystone parses the command line
 # with oslo.config when the app is made, and gunicorn's options would be
-# refused there, so the worker forgets them first.
+# refused there, so the process forgets them first. SQLite lets one writer
+# at a time, and two transactions that both read then write fail at once
+# with "database is locked" (token requests write ``last_active_at``), so
+# requests that may write take a lock; reads (token validation by
+# ``auth_token``, GETs) run concurrently in the worker's threads.
 WSGI_MODULE = textwrap.dedent('''\
     import sys
+    import threading
+
     sys.argv = sys.argv[:1]
     from keystone.server import wsgi
-    application = wsgi.initialize_public_application()
+
+    READS = ('GET', 'HEAD', 'OPTIONS')
+    keystone = wsgi.initialize_public_application()
+    writing = threading.Lock()
+
+
+    def application(environ, start_response):
+        if environ.get('REQUEST_METHOD') in READS:
+            return keystone(environ, start_response)
+        with writing:
+            result = keystone(environ, start_response)
+            try:
+                return [b''.join(result)]
+            finally:
+                getattr(result, 'close', lambda: None)()
 ''')
 
 CreatedUser = collections.namedtuple('CreatedUser', 'user_id project_id')

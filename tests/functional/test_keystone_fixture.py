@@ -86,9 +86,20 @@ def test_email_reads_back(keystone_server):  # noqa: F811
 
 
 def test_concurrent_token_requests(keystone_server):  # noqa: F811
-    name = unique('dave')
-    keystone_server.create_user(name, 'pw')
+    # Token requests write (last_active_at) while validations read, as
+    # when tests log users in while a proxy's auth_token checks tokens.
+    names = [unique('dave') for _ in range(3)]
+    for name in names:
+        keystone_server.create_user(name, 'pw')
+    admin = keystone_server.admin_client()
+    first = keystone_server.token(names[0], 'pw')
+
+    def work(i):
+        if i % 2:
+            return admin.tokens.validate(first).username
+        return keystone_server.token(names[i % 3], 'pw')
+
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        tokens = list(pool.map(
-            lambda _: keystone_server.token(name, 'pw'), range(16)))
-    assert len(tokens) == 16 and all(tokens)
+        results = list(pool.map(work, range(32)))
+    assert results[1::2] == [names[0]] * 16
+    assert all(results[::2])
