@@ -118,3 +118,22 @@ def test_in_memory_sqlite_keeps_one_database(tmp_path):
     db.upgrade(engine)
     assert db.current_revision(engine) == head()
     engine.dispose()
+
+
+@pytest.mark.parametrize('where, index', [
+    ('workspace_id = 1 AND seq > 5 ORDER BY seq', 'workspace_id=? AND seq>?'),
+    ("workspace_id = 1 AND parent_id = 2 AND name = 'a' "
+     "AND status != 'DELETED'", 'workspace_id=? AND parent_id=? AND name=?'),
+    ('workspace_id = 1 AND parent_id IS NULL ORDER BY name',
+     'workspace_id=? AND parent_id=?')])
+def test_deltas_and_listings_search_an_index(tmp_path, where, index):
+    url = 'sqlite:///%s' % (tmp_path / 'm.sqlite')
+    db.upgrade(url)
+    engine = db.create_engine(url)
+    with engine.connect() as connection:
+        plan = ' '.join(row[-1] for row in connection.exec_driver_sql(
+            'EXPLAIN QUERY PLAN SELECT * FROM items WHERE '  # noqa: S608
+            + where))
+    engine.dispose()
+    assert 'SEARCH items USING' in plan and index in plan
+    assert 'SCAN' not in plan
