@@ -16,7 +16,8 @@ module. Everything lives in one state folder, nothing is written to
     The StackSync metadata database (the embedded default).
 ``aio.json``
     Secrets made on the first start and kept: the hash path suffix (it must
-    never change, or Swift loses track of its objects) and the admin key.
+    never change, or Swift loses track of its objects), the admin key, and
+    the demo StackSync user and OAuth consumer.
 
 The account, container, object and proxy servers are the ``swift`` package's
 own, each a child process running ``swift.common.wsgi.run_wsgi``. Rings are
@@ -48,11 +49,11 @@ SERVER_MODULES = {
     'object': 'swift.obj.server',
     'proxy': 'swift.proxy.server',
 }
-# Swift's sample pipeline, with our filters right after the auth filter and
-# before copy/slo/versioning, which our pre-authorized subrequests may use.
+# Swift's sample pipeline with our filters before listing_formats (see
+# config.check_pipeline); our subrequests pass copy, slo and versioning.
 PROXY_PIPELINE = (
-    'catch_errors gatekeeper healthcheck proxy-logging cache listing_formats '
-    'bulk tempurl tempauth stacksync_auth stacksync_api copy slo dlo '
+    'catch_errors gatekeeper healthcheck proxy-logging cache stacksync_auth '
+    'stacksync_api listing_formats bulk tempurl tempauth copy slo dlo '
     'versioned_writes symlink proxy-logging proxy-server')
 SWIFT_FILTERS = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy-logging',
                  'listing_formats', 'bulk', 'tempurl', 'copy', 'slo', 'dlo',
@@ -159,21 +160,61 @@ class AllInOne:
         for name in SERVERS:
             self._write(name + '-server.conf', self._backend_conf(name))
         self._write('proxy-server.conf', self._proxy_conf())
+        self._prepare_database()
         if self.bare_proxy:
             self.ports['proxy-bare'] = free_port(self.host)
             self._write('proxy-bare-server.conf', self._proxy_conf(bare=True))
 
+    @property
+    def _secrets_path(self):
+        return os.path.join(self.state_dir, 'aio.json')
+
     def _load_secrets(self):
-        path = os.path.join(self.state_dir, 'aio.json')
-        if os.path.exists(path):
-            with open(path) as fp:
+        if os.path.exists(self._secrets_path):
+            with open(self._secrets_path) as fp:
                 self.secrets = json.load(fp)
             return
         self.secrets = {'hash_path_suffix': secrets.token_hex(16),
                         'admin_key': secrets.token_urlsafe(18)}
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._save_secrets()
+
+    def _save_secrets(self):
+        # Written aside and renamed: a crash never leaves half a file, and
+        # the file is never readable by others, even for a moment.
+        partial = self._secrets_path + '.new'
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, 'w') as fp:
-            json.dump(self.secrets, fp)
+            json.dump(self.secrets, fp, indent=1)
+        os.replace(partial, self._secrets_path)
+
+    @property
+    def demo(self):
+        """The demo user's name and password, the demo consumer's keys."""
+        return self.secrets['demo']
+
+    def _prepare_database(self):
+        """Migrate the metadata database; make the demo user once."""
+        from stacksync_swift.metadata import credentials
+        from stacksync_swift.metadata import db
+        from stacksync_swift.metadata import service
+
+        db.upgrade(self.database_url)
+        if 'demo' in self.secrets:
+            return
+        engine = db.create_engine(self.database_url)
+        try:
+            password = secrets.token_urlsafe(12)
+            service.MetadataService(engine).create_user(
+                'demo', password=password)
+            consumer = credentials.CredentialStore(engine).create_consumer(
+                'demo-app')
+        finally:
+            engine.dispose()
+        self.secrets['demo'] = {
+            'user': 'demo', 'password': password,
+            'consumer_key': consumer.key,
+            'consumer_secret': consumer.secret}
+        self._save_secrets()
 
     def _write(self, name, text):
         with open(os.path.join(self.swift_dir, name), 'w') as fp:

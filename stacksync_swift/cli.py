@@ -2,27 +2,96 @@
 
 Subcommands::
 
-    stacksync-swift aio [--state DIR] [--port N]   run the all-in-one
+    stacksync-swift aio [--state DIR] [--port N]    run the all-in-one
+    stacksync-swift db upgrade                      migrate the database
+    stacksync-swift user-add NAME [--password [P]] [--quota BYTES] [--email E]
+    stacksync-swift user-list
+    stacksync-swift user-del NAME
+    stacksync-swift consumer-add NAME               prints key and secret
+    stacksync-swift consumer-list
+    stacksync-swift consumer-del KEY
+
+The database is found, in this order, from ``--database-url``, the
+``STACKSYNC_DATABASE_URL`` environment variable, ``--config`` (a
+``proxy-server.conf`` with the StackSync filters), ``--state`` (an
+all-in-one's state folder), ``/etc/swift/proxy-server.conf``, and finally
+the default all-in-one state folder.
 """
 
 import argparse
+import getpass
+import os
 import signal
 import sys
 
 from stacksync_swift import aio
+from stacksync_swift import config
+
+DEFAULT_PROXY_CONFIG = '/etc/swift/proxy-server.conf'
+PROMPT = object()
 
 
-def _run_aio(args):
-    cluster = aio.AllInOne(args.state, port=args.port, host=args.host)
+class CommandError(Exception):
+    """An error to report as ``ERROR: ...`` with exit status 1."""
+
+
+def database_url(args):
+    if args.database_url:
+        return args.database_url
+    if os.environ.get('STACKSYNC_DATABASE_URL'):
+        return os.environ['STACKSYNC_DATABASE_URL']
+    if args.config:
+        return _url_from_proxy_config(args.config)
+    if args.state:
+        return aio.AllInOne(args.state).database_url
+    if os.path.exists(DEFAULT_PROXY_CONFIG):
+        return _url_from_proxy_config(DEFAULT_PROXY_CONFIG)
+    return aio.AllInOne(aio.default_state_dir()).database_url
+
+
+def _url_from_proxy_config(path):
+    return _settings_from_proxy_config(path).database_url
+
+
+def _settings_from_proxy_config(path):
+    if not os.path.exists(path):
+        raise CommandError('no such proxy config: %s' % path)
+    return config.load({'__file__': path}, {})
+
+
+def _settings(args):
+    """The filters' settings when a proxy config is at hand, else defaults."""
+    for path in (args.config, DEFAULT_PROXY_CONFIG):
+        if path and os.path.exists(path) and not args.state:
+            return _settings_from_proxy_config(path)
+    return config.Settings()
+
+
+def _services(args):
+    # Imported here: `aio` must start without touching the database.
+    from stacksync_swift.metadata import credentials
+    from stacksync_swift.metadata import db
+    from stacksync_swift.metadata import service
+
+    engine = db.create_engine(database_url(args))
+    return (service.MetadataService(engine),
+            credentials.CredentialStore(engine))
+
+
+# -- aio --
+
+def cmd_aio(args):
+    cluster = aio.AllInOne(args.state or aio.default_state_dir(),
+                           port=args.port, host=args.host)
     print('Starting Swift and StackSync in %s ...' % cluster.state_dir,
           flush=True)
     cluster.start()
     # SIGTERM stops cleanly too (service managers, CI).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    print(AIO_BANNER.format(c=cluster), flush=True)
+    print(AIO_BANNER.format(c=cluster, demo=cluster.demo), flush=True)
     try:
         while all(p.poll() is None for p in cluster.processes.values()):
-            signal.pause() if hasattr(signal, 'pause') else None
+            signal.pause()
     except KeyboardInterrupt:
         print('\nStopping ...', flush=True)
     finally:
@@ -45,17 +114,132 @@ StackSync for Swift is running.
   Admin key        {c.admin_key}
   State folder     {c.state_dir}  (logs in log/)
 
-Try it with python-swiftclient:
+A demo StackSync user and OAuth consumer:
+
+  User name        {demo[user]}
+  Password         {demo[password]}
+  Consumer key     {demo[consumer_key]}
+  Consumer secret  {demo[consumer_secret]}
+  OAuth endpoints  {c.url}/oauth/request_token, /oauth/authorize,
+                   /oauth/access_token
+
+Try Swift with python-swiftclient:
 
   swift -A {c.auth_url} -U {c.admin_user} -K {c.admin_key} stat
 
+Add users and applications:
+
+  stacksync-swift --state {c.state_dir} user-add NAME --password
+  stacksync-swift --state {c.state_dir} consumer-add NAME
+
 Press Ctrl-C to stop."""
 
+
+# -- database and users --
+
+def cmd_db_upgrade(args):
+    from stacksync_swift.metadata import db
+
+    url = database_url(args)
+    db.upgrade(url)
+    print('Database at %s is at revision %s.'
+          % (_safe_url(url), db.current_revision(url)))
+    return 0
+
+
+def _safe_url(url):
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_user_add(args):
+    metadata, _ = _services(args)
+    password = args.password
+    if password is PROMPT:
+        password = getpass.getpass('Password for %s: ' % args.name)
+        if password != getpass.getpass('Again: '):
+            raise CommandError('the passwords differ')
+    quota = args.quota
+    if quota is None:
+        quota = _settings(args).default_quota
+    user = metadata.create_user(args.name, password=password,
+                                quota_limit=quota, email=args.email)
+    print('Created user %s (id %d).' % (user['name'], user['id']))
+    return 0
+
+
+def cmd_user_list(args):
+    metadata, _ = _services(args)
+    rows = [(str(u['id']), u['name'], u.get('email') or '-',
+             _quota(u['quota_used'], u['quota_limit']))
+            for u in metadata.list_users()]
+    _table(('ID', 'NAME', 'EMAIL', 'USED / QUOTA'), rows)
+    return 0
+
+
+def _quota(used, limit):
+    return '%d / %s' % (used, limit if limit else 'unlimited')
+
+
+def cmd_user_del(args):
+    metadata, store = _services(args)
+    user = metadata.get_user_by_name(args.name)
+    store.revoke_user_tokens(user['id'])
+    removed = metadata.delete_user(user['id'])
+    print('Deleted user %s and revoked their tokens.' % args.name)
+    if removed['containers']:
+        print('Their workspace containers in the storage account can now '
+              'be deleted:\n  %s' % '\n  '.join(removed['containers']))
+    return 0
+
+
+def cmd_consumer_add(args):
+    _, store = _services(args)
+    consumer = store.create_consumer(args.name)
+    print('Consumer %s\n  key:    %s\n  secret: %s'
+          % (consumer.name, consumer.key, consumer.secret))
+    return 0
+
+
+def cmd_consumer_list(args):
+    _, store = _services(args)
+    _table(('KEY', 'NAME', 'CREATED'),
+           [(c.key, c.name, c.created_at.strftime('%Y-%m-%d %H:%M:%S'))
+            for c in store.list_consumers()])
+    return 0
+
+
+def cmd_consumer_del(args):
+    _, store = _services(args)
+    store.delete_consumer(args.key)
+    print('Deleted consumer %s and every token it held.' % args.key)
+    return 0
+
+
+def _table(header, rows):
+    widths = [max(len(str(cell)) for cell in column)
+              for column in zip(header, *rows)]
+    for row in (header,) + tuple(rows):
+        print('  '.join(str(cell).ljust(width)
+                        for cell, width in zip(row, widths)).rstrip())
+
+
+# -- the parser --
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog='stacksync-swift',
         description='Operate StackSync for OpenStack Swift.')
+    parser.add_argument('--database-url', metavar='URL',
+                        help='SQLAlchemy URL of the metadata database')
+    parser.add_argument('--config', metavar='PATH',
+                        help='proxy-server.conf holding the StackSync '
+                             'filters (default: %s if present)'
+                             % DEFAULT_PROXY_CONFIG)
+    parser.add_argument('--state', metavar='DIR',
+                        help='an all-in-one state folder (default: %s)'
+                             % aio.default_state_dir())
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
     commands.required = True
 
@@ -64,25 +248,67 @@ def build_parser():
         description='Start a real single-node Swift (account, container, '
                     'object and proxy servers) with stacksync_auth and '
                     'stacksync_api in the proxy pipeline, on loopback, '
-                    'until Ctrl-C.')
-    run.add_argument('--state', default=aio.default_state_dir(),
+                    'until Ctrl-C. The state folder is --state.')
+    run.add_argument('--state', metavar='DIR', default=argparse.SUPPRESS,
                      help='state folder for configs, rings, data and logs '
-                          '(default: %(default)s)')
+                          '(default: %s)' % aio.default_state_dir())
     run.add_argument('--port', type=int, default=8080,
                      help='proxy port (default: %(default)s)')
     run.add_argument('--host', default='127.0.0.1',
                      help='address to bind (default: %(default)s)')
-    run.set_defaults(func=_run_aio)
+    run.set_defaults(func=cmd_aio)
+
+    database = commands.add_parser('db', help='manage the metadata database')
+    db_commands = database.add_subparsers(dest='db_command',
+                                          metavar='COMMAND')
+    db_commands.required = True
+    db_commands.add_parser(
+        'upgrade', help='create or migrate the schema to the newest '
+                        'revision').set_defaults(func=cmd_db_upgrade)
+
+    add = commands.add_parser('user-add', help='create a StackSync user')
+    add.add_argument('name')
+    add.add_argument('--password', nargs='?', const=PROMPT,
+                     help='the password; give the flag alone to be asked')
+    add.add_argument('--quota', type=int, default=None, metavar='BYTES',
+                     help='storage quota in bytes, 0 for none (default: '
+                          'the default_quota option)')
+    add.add_argument('--email', help='e-mail address')
+    add.set_defaults(func=cmd_user_add)
+
+    commands.add_parser('user-list', help='list users').set_defaults(
+        func=cmd_user_list)
+    delete = commands.add_parser(
+        'user-del', help='delete a user and revoke their tokens')
+    delete.add_argument('name')
+    delete.set_defaults(func=cmd_user_del)
+
+    consumer = commands.add_parser(
+        'consumer-add', help='register an OAuth application; prints its '
+                             'key and secret')
+    consumer.add_argument('name')
+    consumer.set_defaults(func=cmd_consumer_add)
+    commands.add_parser('consumer-list', help='list OAuth applications'
+                        ).set_defaults(func=cmd_consumer_list)
+    drop = commands.add_parser(
+        'consumer-del', help='delete an OAuth application and its tokens')
+    drop.add_argument('key')
+    drop.set_defaults(func=cmd_consumer_del)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from stacksync_swift.metadata import errors
+
     try:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
-    except (OSError, RuntimeError, ValueError) as err:
+    except errors.MetadataError as err:
+        print('ERROR: %s' % err.description, file=sys.stderr)
+        return 1
+    except (CommandError, OSError, RuntimeError, ValueError) as err:
         print('ERROR: %s' % err, file=sys.stderr)
         return 1
 

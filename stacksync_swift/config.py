@@ -22,9 +22,8 @@ AUTH_ENTRY_POINT = 'egg:stacksync_swift#stacksync_auth'
 API_ENTRY_POINT = 'egg:stacksync_swift#stacksync_api'
 OUR_ENTRY_POINTS = (AUTH_ENTRY_POINT, API_ENTRY_POINT)
 
-# Swift auth filters that must run before stacksync_auth, which wraps the
-# swift.authorize callback they leave in the environment.
-SWIFT_AUTH_ENTRY_POINTS = ('egg:swift#tempauth', 'egg:swift#keystoneauth')
+LISTING_FORMATS_ENTRY_POINT = 'egg:swift#listing_formats'
+AUTHTOKEN_ENTRY_POINT = 'egg:keystonemiddleware#auth_token'
 
 DEFAULT_DATABASE_URL = 'sqlite:////var/lib/stacksync-swift/metadata.sqlite'
 DEFAULT_QUOTA = 10 * 1024 ** 3
@@ -39,6 +38,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     auth_mode: str = 'oauth'
     default_quota: int = DEFAULT_QUOTA
+    oauth_base_url: str = ''
     pipeline_check: bool = True
 
     def swift_info(self):
@@ -81,11 +81,17 @@ def parse(conf):
     except ValueError:
         raise ValueError('default_quota must be a number of bytes '
                          '(0 for no limit), not %r' % quota)
+    oauth_base_url = conf.get('oauth_base_url', '').strip().rstrip('/')
+    if oauth_base_url and not oauth_base_url.startswith(
+            ('http://', 'https://')):
+        raise ValueError('oauth_base_url must be the http(s) URL clients '
+                         'use to reach the proxy, not %r' % oauth_base_url)
     return Settings(
         storage_account=storage_account,
         database_url=database_url,
         auth_mode=auth_mode,
         default_quota=default_quota,
+        oauth_base_url=oauth_base_url,
         pipeline_check=config_true_value(
             conf.get('pipeline_check', defaults.pipeline_check)))
 
@@ -124,12 +130,21 @@ def _sibling_sections(path):
 def check_pipeline(path):
     """Check that our filters sit where they must in ``[pipeline:main]``.
 
-    ``stacksync_auth`` must follow Swift's auth filter (it wraps the
-    ``swift.authorize`` that tempauth or keystoneauth set) and precede
-    ``stacksync_api``, which must precede ``proxy-server``: the API's
-    pre-authorized subrequests go down the rest of the pipeline. Raises
-    ``ValueError`` saying what is wrong; a pipeline that Paste did not load
-    from a file (tests, embedding) is not checked.
+    * ``stacksync_auth`` before ``stacksync_api``, both before the proxy
+      app: the API's pre-authorized subrequests go down the rest of the
+      pipeline (copy, slo, versioning...).
+    * Both before ``listing_formats``, which rewrites the query string of
+      anything that looks like an account or container GET (``/v1/account``
+      does): an OAuth signature covers the query the client sent, and API
+      answers must not be reformatted as listings.
+    * Both after ``authtoken`` in Keystone mode, whose identity
+      ``stacksync_auth`` maps to a StackSync user.
+
+    Swift's auth filters may come before or after: a signed request is
+    authorized with ``swift.authorize_override``, as tempurl does, which
+    tempauth and keystoneauth respect. Raises ``ValueError`` saying what is
+    wrong; a pipeline that Paste did not load from a file (tests,
+    embedding) is not checked.
     """
     parser = read_proxy_config(path)
     if not parser.has_option('pipeline:main', 'pipeline'):
@@ -137,6 +152,7 @@ def check_pipeline(path):
     names = parser.get('pipeline:main', 'pipeline').split()
     uses = [parser.get('filter:%s' % name, 'use', fallback='').strip()
             for name in names]
+    pipeline = ' '.join(names)
 
     def position(entry_point):
         return uses.index(entry_point) if entry_point in uses else None
@@ -145,15 +161,20 @@ def check_pipeline(path):
     if auth is None or api is None:
         raise ValueError(
             'pipeline %r must contain both stacksync_auth (%s) and '
-            'stacksync_api (%s)' % (' '.join(names), AUTH_ENTRY_POINT,
+            'stacksync_api (%s)' % (pipeline, AUTH_ENTRY_POINT,
                                     API_ENTRY_POINT))
     if not auth < api < len(names) - 1:
         raise ValueError(
             'pipeline %r: stacksync_auth must come before stacksync_api, '
-            'and both before the proxy-server app' % ' '.join(names))
-    swift_auth = [i for i, use in enumerate(uses)
-                  if use in SWIFT_AUTH_ENTRY_POINTS]
-    if swift_auth and max(swift_auth) > auth:
+            'and both before the proxy-server app' % pipeline)
+    listing = position(LISTING_FORMATS_ENTRY_POINT)
+    if listing is not None and listing < api:
         raise ValueError(
-            'pipeline %r: stacksync_auth must come after %s'
-            % (' '.join(names), names[max(swift_auth)]))
+            'pipeline %r: stacksync_auth and stacksync_api must come before '
+            '%s, which rewrites the query strings OAuth signs'
+            % (pipeline, names[listing]))
+    token = position(AUTHTOKEN_ENTRY_POINT)
+    if token is not None and token > auth:
+        raise ValueError(
+            'pipeline %r: stacksync_auth must come after %s, whose Keystone '
+            'identity it maps' % (pipeline, names[token]))

@@ -3,13 +3,18 @@
 stacksync_auth
 ==============
 
-Makes StackSync users Swift identities. It sits after Swift's own auth
-filter (tempauth, or keystonemiddleware ``auth_token`` + ``keystoneauth``)
-and before ``stacksync_api``::
+Makes StackSync users Swift identities: an OAuth 1.0a provider (RFC 5849)
+and the authorization of signed requests against Swift container ACLs.
+
+Place it right after ``cache`` (after keystonemiddleware ``auth_token`` in
+Keystone mode), then ``stacksync_api``, both before ``listing_formats``
+(it rewrites query strings, which OAuth signatures cover) and before Swift's
+auth filter::
 
     [pipeline:main]
     pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
-               tempauth stacksync_auth stacksync_api proxy-logging proxy-server
+               stacksync_auth stacksync_api listing_formats tempauth
+               proxy-logging proxy-server
 
     [filter:stacksync_auth]
     use = egg:stacksync_swift#stacksync_auth
@@ -22,28 +27,83 @@ and before ``stacksync_api``::
 The options are shared with ``stacksync_api`` and documented in
 ``etc/proxy-server.conf-sample``; either section may hold them.
 
-What it does
-============
+OAuth 1.0a for applications
+===========================
 
-* A request that is not StackSync's -- no ``X-StackSync-API`` (or
-  ``StackSync-API``) header, no OAuth 1.0a signature, not under ``/oauth/``
-  -- passes through untouched, and whatever ``swift.authorize`` the Swift
-  auth filter set stays in charge. Installing the filter changes nothing for
-  plain Swift clients.
-* A pre-authorized subrequest (``swift.authorize_override``) passes through.
-* A request that is StackSync's is authenticated here. The OAuth 1.0a
-  provider (request token, authorize, access token) and the signed-request
-  check are built on top of this filter; until a request proves an identity
-  it is answered ``401`` with a JSON body and ``WWW-Authenticate: OAuth``.
+The operator registers an application with ``stacksync-swift consumer-add
+NAME``, which prints its key and secret. The application then runs the
+three-legged dance against the proxy:
+
+``POST /oauth/request_token``
+    Signed with the consumer's credentials, with ``oauth_callback`` (a URL,
+    or ``oob`` for applications that cannot receive one). Answers
+    ``oauth_token``, ``oauth_token_secret`` and
+    ``oauth_callback_confirmed=true``, form-encoded.
+``GET /oauth/authorize?oauth_token=...``
+    The page where the user signs in with their StackSync user name and
+    password. On success the browser goes to the callback with
+    ``oauth_token`` and ``oauth_verifier``, or, for ``oob``, the page shows
+    the verifier to type into the application.
+``POST /oauth/access_token``
+    Signed with the consumer and the authorized request token, with
+    ``oauth_verifier``. Answers the access token and its secret; the request
+    token is spent.
+
+Every API request is then signed with the consumer and the access token
+(HMAC-SHA1; PLAINTEXT only over TLS). Nonces are single-use, timestamps must
+be within ten minutes of the proxy's clock. Unknown consumers or tokens, bad
+signatures, replays and stale timestamps are answered ``401`` with a JSON
+body ``{"error": 401, "description": ...}`` and ``WWW-Authenticate: OAuth``.
+
+Authorization
+=============
+
+A valid signature puts the user in the request (``REMOTE_USER``,
+``stacksync.user``) and installs ``swift.authorize`` with
+``swift.authorize_override``, as tempurl does, so tempauth or keystoneauth
+further down leave it in charge. That callback follows
+the target container's ``X-Container-Read`` / ``X-Container-Write`` ACLs,
+parsed by Swift's own ACL code: a signed raw Swift request to a workspace
+container is allowed exactly when the ACL lists the user, as
+``stacksync:<user id>`` (see :func:`acl_principal`). It never grants
+anything on the installation account itself (listing it, changing its
+containers) nor on any other account.
+
+Requests that are not StackSync's -- no ``X-StackSync-API`` (or
+``StackSync-API``) header, no OAuth signature, not under ``/oauth/`` --
+pass through untouched, and Swift's auth filter stays in charge.
+Pre-authorized subrequests pass through too.
 """
 
+import html
+import io
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
+
 from swift.common import swob
+from swift.common.middleware.acl import clean_acl
+from swift.common.middleware.acl import parse_acl
+from swift.common.middleware.acl import referrer_allowed
 from swift.common.registry import register_swift_info
 from swift.common.utils import get_logger
+from swift.common.utils import split_path
 
 from stacksync_swift import config
+from stacksync_swift import oauth
+from stacksync_swift import services
+from stacksync_swift.metadata import errors as metadata_errors
 from stacksync_swift.middleware import common
 from stacksync_swift.middleware import errors
+
+FORM_TYPE = 'application/x-www-form-urlencoded'
+# OAuth endpoint and signed form bodies are small; anything bigger is abuse.
+MAX_FORM_BODY = 64 * 1024
+WRITE_METHODS = ('PUT', 'POST', 'DELETE', 'COPY')
+
+
+def acl_principal(user_id):
+    """How a StackSync user appears in a workspace container's ACLs."""
+    return 'stacksync:%d' % user_id
 
 
 class StackSyncAuth:
@@ -53,26 +113,232 @@ class StackSyncAuth:
         self.app = app
         self.settings = settings
         self.logger = logger or get_logger({}, log_route='stacksync_auth')
+        self.services = services.for_settings(settings)
+        self.provider = oauth.Provider(self.services.credentials)
 
     def __call__(self, env, start_response):
         if env.get('swift.authorize_override') or not common.owns(env):
             return self.app(env, start_response)
+        req = swob.Request(env)
         try:
-            self.authenticate(swob.Request(env))
+            if common.is_oauth_endpoint(env):
+                return self.oauth_endpoint(req)(env, start_response)
+            if common.is_oauth_signed(env):
+                self.authenticate_signed(req)
         except errors.APIError as err:
             return err(env, start_response)
+        except metadata_errors.MetadataError as err:
+            return errors.from_metadata(err)(env, start_response)
+        except Exception:
+            self.logger.exception('unhandled error in stacksync_auth')
+            return errors.ServiceUnavailable(
+                'internal error; see the proxy log')(env, start_response)
         return self.app(env, start_response)
 
-    def authenticate(self, req):
-        """Put the StackSync user in the environment, or raise 401.
+    # -- signed requests --
 
-        An unsigned API request goes on without an identity: the API filter
-        answers it ``401`` with the API's own error body.
-        """
-        if common.is_oauth_signed(req.environ) or \
-                common.is_oauth_endpoint(req.environ):
+    def authenticate_signed(self, req):
+        """Verify the signature; put the user and swift.authorize in env."""
+        uri, body, headers = self._oauth_request(req)
+        self._check_signature_method(uri, body, headers)
+        valid, user_id = self.provider.verify(uri, req.method, body, headers)
+        user = self._user(user_id) if valid else None
+        if user is None:
             raise errors.Unauthorized(
-                'OAuth 1.0a credentials are not accepted by this proxy')
+                'invalid OAuth signature, consumer, token, nonce or '
+                'timestamp')
+        env = req.environ
+        env['REMOTE_USER'] = user['name']
+        env['stacksync.user'] = user
+        env['swift.authorize'] = self.authorize
+        env['swift.authorize_override'] = True
+        env['swift.clean_acl'] = clean_acl
+
+    def _user(self, user_id):
+        try:
+            return self.services.metadata.get_user(user_id)
+        except metadata_errors.NotFound:
+            return None  # deleted since the token was issued
+
+    def authorize(self, req):
+        """``swift.authorize`` for signed requests: container ACLs only."""
+        user = req.environ.get('stacksync.user')
+        try:
+            _version, account, container, obj = split_path(
+                req.path, 1, 4, True)
+        except ValueError:
+            return swob.HTTPNotFound(request=req)
+        if user is None or account != self.settings.storage_account \
+                or not container:
+            return swob.HTTPForbidden(request=req)
+        if not obj and req.method in WRITE_METHODS:
+            # Creating, changing or deleting a workspace container is the
+            # API's job, done with pre-authorized subrequests.
+            return swob.HTTPForbidden(request=req)
+        referrers, groups = parse_acl(getattr(req, 'acl', None))
+        if acl_principal(user['id']) in groups:
+            return None
+        if req.method in ('GET', 'HEAD') and \
+                referrer_allowed(req.referer, referrers) and \
+                (obj or '.rlistings' in groups):
+            return None
+        return swob.HTTPForbidden(request=req)
+
+    # -- the OAuth endpoints --
+
+    def oauth_endpoint(self, req):
+        name = req.path_info[len(common.OAUTH_PREFIX):]
+        if name == 'request_token' and req.method == 'POST':
+            return self._token_endpoint(req, self.provider.request_token)
+        if name == 'access_token' and req.method == 'POST':
+            return self._token_endpoint(req, self.provider.access_token)
+        if name == 'authorize' and req.method in ('GET', 'HEAD'):
+            return self._login_page(req, req.params.get('oauth_token', ''))
+        if name == 'authorize' and req.method == 'POST':
+            return self._authorize(req)
+        if name in ('request_token', 'access_token', 'authorize'):
+            raise errors.MethodNotAllowed(
+                '%s is not allowed on %s' % (req.method, req.path_info))
+        raise errors.NotFound('no OAuth endpoint at %s' % req.path_info)
+
+    def _token_endpoint(self, req, endpoint):
+        uri, body, headers = self._oauth_request(req)
+        self._check_signature_method(uri, body, headers)
+        resp_headers, resp_body, status = endpoint(
+            uri, req.method, body, headers)
+        if status >= 400:
+            raise errors.Unauthorized(_oauth_error(resp_body))
+        return swob.Response(status=status, body=resp_body.encode('utf-8'),
+                             content_type=FORM_TYPE)
+
+    def _authorize(self, req):
+        form = self._form(req)
+        token = form.get('oauth_token', '')
+        user = self.services.metadata.check_password(
+            form.get('username', ''), form.get('password', ''))
+        if user is None:
+            return self._login_page(req, token, status=401,
+                                    error='Wrong user name or password.')
+        uri = self._base_url(req) + req.path_info + '?' + urlencode(
+            {'oauth_token': token})
+        try:
+            headers, body, status = self.provider.authorize(
+                uri, 'GET', None, {}, user['id'])
+        except oauth.OAuthError as err:
+            raise errors.Unauthorized(
+                'the request token is unknown or expired (%s)'
+                % err.description)
+        if status == 302:
+            return swob.HTTPFound(location=headers['Location'])
+        verifier = dict(parse_qsl(body)).get('oauth_verifier', '')
+        return _page('Access granted', VERIFIER_PAGE.format(
+            verifier=html.escape(verifier)))
+
+    def _login_page(self, req, token, status=200, error=''):
+        if self.services.credentials.get_request_token(token) is None:
+            return _page('Unknown request',
+                         '<p class="error">This authorization request is '
+                         'unknown or has expired. Start again from the '
+                         'application.</p>', status=401)
+        return _page('Sign in', LOGIN_PAGE.format(
+            action=html.escape(self._base_url(req) + req.path_info),
+            token=html.escape(token),
+            error=('<p class="error">%s</p>' % html.escape(error))
+            if error else ''), status=status)
+
+    # -- helpers --
+
+    def _base_url(self, req):
+        return self.settings.oauth_base_url or req.host_url
+
+    def _oauth_request(self, req):
+        """The URI, body and headers oauthlib must see for this request."""
+        uri = self._base_url(req) + req.path_info
+        if req.query_string:
+            uri += '?' + req.query_string
+        headers = {name: req.headers[name]
+                   for name in ('Authorization', 'Content-Type')
+                   if name in req.headers}
+        body = None
+        if _media_type(req) == FORM_TYPE:
+            body = self._read_form_body(req)
+        return uri, body, headers
+
+    def _read_form_body(self, req):
+        length = req.content_length
+        if length is None or length > MAX_FORM_BODY:
+            raise errors.RequestEntityTooLarge(
+                'form bodies are limited to %d bytes' % MAX_FORM_BODY)
+        body = req.environ['wsgi.input'].read(length)
+        # Whoever comes after us reads the body again.
+        req.environ['wsgi.input'] = io.BytesIO(body)
+        return body.decode('utf-8', 'replace')
+
+    def _form(self, req):
+        if _media_type(req) != FORM_TYPE:
+            raise errors.BadRequest('expected a form (%s)' % FORM_TYPE)
+        return dict(parse_qsl(self._read_form_body(req)))
+
+    def _check_signature_method(self, uri, body, headers):
+        if oauth.signature_method(uri, body, headers) == \
+                oauth.SIGNATURE_PLAINTEXT and not uri.startswith('https://'):
+            raise errors.Unauthorized(
+                'PLAINTEXT signatures are only accepted over TLS')
+
+
+def _media_type(req):
+    return req.headers.get('Content-Type', '').split(';')[0].strip().lower()
+
+
+def _oauth_error(body):
+    fields = dict(parse_qsl(body or ''))
+    return fields.get('error_description') or fields.get('error') or \
+        'OAuth request refused'
+
+
+LOGIN_PAGE = """
+<form method="post" action="{action}">
+  {error}
+  <p>An application asks for access to your StackSync files.</p>
+  <input type="hidden" name="oauth_token" value="{token}">
+  <label>User name <input name="username" autocomplete="username"
+    required autofocus></label>
+  <label>Password <input name="password" type="password"
+    autocomplete="current-password" required></label>
+  <button type="submit">Allow access</button>
+</form>
+"""
+
+VERIFIER_PAGE = """
+<p>Type this verification code into the application:</p>
+<p class="verifier"><code>{verifier}</code></p>
+"""
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>StackSync - {title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 26rem;
+       margin: 3rem auto; padding: 0 1rem; color: #222; }}
+label {{ display: block; margin: .8rem 0; }}
+input {{ display: block; width: 100%; padding: .4rem; font-size: 1rem;
+        box-sizing: border-box; }}
+button {{ padding: .5rem 1.2rem; font-size: 1rem; }}
+.error {{ color: #b00020; }}
+.verifier code {{ font-size: 1.6rem; letter-spacing: .1rem; }}
+</style></head>
+<body><h1>StackSync</h1><h2>{title}</h2>{content}</body></html>
+"""
+
+
+def _page(title, content, status=200):
+    return swob.Response(
+        status=status, content_type='text/html', charset='utf-8',
+        body=PAGE.format(title=html.escape(title),
+                         content=content).encode('utf-8'),
+        headers={'Cache-Control': 'no-store',
+                 'X-Frame-Options': 'DENY'})
 
 
 def filter_factory(global_conf, **local_conf):

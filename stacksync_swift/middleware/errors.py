@@ -15,10 +15,10 @@ class APIError(swob.HTTPException):
 
     status_int = 400
 
-    def __init__(self, description=None, headers=None):
+    def __init__(self, description=None, headers=None, **extra):
         description = description or self.__doc__.strip()
-        body = json.dumps({'error': self.status_int,
-                           'description': description}).encode('utf-8')
+        fields = dict(extra, error=self.status_int, description=description)
+        body = json.dumps(fields).encode('utf-8')
         super().__init__(status=self.status_int, body=body,
                          headers=headers or {},
                          content_type='application/json', charset='utf-8')
@@ -67,3 +67,21 @@ class RequestEntityTooLarge(APIError):
 class ServiceUnavailable(APIError):
     """The service is temporarily unavailable; try again."""
     status_int = 503
+
+
+_BY_STATUS = {cls.status_int: cls for cls in (
+    BadRequest, Forbidden, NotFound, Conflict, RequestEntityTooLarge,
+    ServiceUnavailable)}
+
+
+def from_metadata(error):
+    """The HTTP answer for an error of the metadata service.
+
+    A conflict carries the server's current item metadata (``item``), so
+    the client can keep its data as a conflicted copy.
+    """
+    cls = _BY_STATUS.get(error.status, ServiceUnavailable)
+    extra = {}
+    if getattr(error, 'item', None) is not None:
+        extra['item'] = error.item
+    return cls(error.description, **extra)

@@ -87,5 +87,6 @@ def test_sample_proxy_config_loads_with_our_filters_in_place(
         check=True, capture_output=True, text=True, timeout=60,
         cwd=tmp_path).stdout.split()
     assert names.index('StackSyncAuth') + 1 == names.index('StackSyncAPI')
-    assert names.index('TempAuth') < names.index('StackSyncAuth')
+    assert names.index('StackSyncAPI') < names.index('ListingFilter') < \
+        names.index('TempAuth')
     assert names[-1] == 'Application'

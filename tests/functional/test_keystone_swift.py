@@ -91,8 +91,16 @@ class KeystoneAllInOne(aio.AllInOne):
         del sections['filter:tempauth']
         pipeline = sections['pipeline:main']['pipeline']
         assert 'tempauth' in pipeline.split(), pipeline
-        sections['pipeline:main']['pipeline'] = pipeline.replace(
-            'tempauth', 'authtoken keystoneauth')
+        # authtoken before our filters (stacksync_auth maps its identity),
+        # keystoneauth where tempauth was.
+        pipeline = pipeline.replace('tempauth', 'keystoneauth')
+        if 'stacksync_auth' in pipeline:
+            pipeline = pipeline.replace('stacksync_auth',
+                                        'authtoken stacksync_auth')
+        else:
+            pipeline = pipeline.replace('keystoneauth',
+                                        'authtoken keystoneauth')
+        sections['pipeline:main']['pipeline'] = pipeline
         sections.update(keystone_filters(self.keystone,
                                          self.service_password))
         return aio._ini(sections)
@@ -148,7 +156,8 @@ def swift_connection(keystone, name, password):
 
 def test_pipeline_has_keystone_auth(keystone_cluster):
     conf = pathlib.Path(keystone_cluster.proxy_conf_path()).read_text()
-    assert 'authtoken keystoneauth stacksync_auth stacksync_api' in conf
+    assert 'authtoken stacksync_auth stacksync_api' in conf
+    assert 'keystoneauth' in conf
     assert 'tempauth' not in conf
 
 

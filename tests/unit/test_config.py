@@ -20,8 +20,9 @@ def test_values_are_parsed():
                              'auth_mode': 'Keystone',
                              'default_quota': '0',
                              'pipeline_check': 'no'})
-    assert settings == config.Settings('AUTH_ss', 'postgresql+psycopg2://h/db',
-                                       'keystone', 0, False)
+    assert settings == config.Settings(
+        storage_account='AUTH_ss', database_url='postgresql+psycopg2://h/db',
+        auth_mode='keystone', default_quota=0, pipeline_check=False)
 
 
 @pytest.mark.parametrize('option, value, message', [
@@ -31,6 +32,7 @@ def test_values_are_parsed():
     ('auth_mode', 'tempauth', 'auth_mode'),
     ('default_quota', '-1', 'default_quota'),
     ('default_quota', 'lots', 'default_quota'),
+    ('oauth_base_url', 'proxy.example.com', 'oauth_base_url'),
 ])
 def test_bad_values_name_the_option(option, value, message):
     with pytest.raises(ValueError, match=message):
@@ -83,6 +85,8 @@ PIPELINE_CONF = """
 
     [filter:tempauth]
     use = egg:swift#tempauth
+    [filter:listing_formats]
+    use = egg:swift#listing_formats
     [filter:authtoken]
     use = egg:keystonemiddleware#auth_token
     [filter:keystoneauth]
@@ -97,8 +101,11 @@ PIPELINE_CONF = """
 
 
 @pytest.mark.parametrize('pipeline', [
-    'catch_errors tempauth stacksync_auth stacksync_api proxy-server',
-    'authtoken keystoneauth stacksync_auth stacksync_api copy proxy-server',
+    'catch_errors stacksync_auth stacksync_api listing_formats tempauth '
+    'proxy-server',
+    'tempauth stacksync_auth stacksync_api proxy-server',
+    'authtoken stacksync_auth stacksync_api listing_formats keystoneauth '
+    'copy proxy-server',
     'stacksync_auth stacksync_api slo proxy-server',
 ])
 def test_good_pipelines_pass(tmp_path, pipeline):
@@ -109,9 +116,12 @@ def test_good_pipelines_pass(tmp_path, pipeline):
     ('tempauth stacksync_api proxy-server', 'must contain both'),
     ('tempauth stacksync_api stacksync_auth proxy-server', 'before'),
     ('tempauth stacksync_auth proxy-server stacksync_api', 'before'),
-    ('stacksync_auth tempauth stacksync_api proxy-server', 'after tempauth'),
-    ('stacksync_auth stacksync_api keystoneauth proxy-server',
-     'after keystoneauth'),
+    ('listing_formats stacksync_auth stacksync_api proxy-server',
+     'before listing_formats'),
+    ('stacksync_auth listing_formats stacksync_api proxy-server',
+     'before listing_formats'),
+    ('stacksync_auth stacksync_api authtoken keystoneauth proxy-server',
+     'after authtoken'),
 ])
 def test_bad_pipelines_are_refused(tmp_path, pipeline, message):
     with pytest.raises(ValueError, match=message):

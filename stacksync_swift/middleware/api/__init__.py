@@ -8,12 +8,14 @@ The StackSync REST API inside the Swift proxy. Requests carrying
 into calls on the metadata service and pre-authorized Swift subrequests to
 the installation account; every other request passes through untouched.
 
-Place it after ``stacksync_auth`` and before the proxy app; the filter checks
-this when the proxy loads its pipeline and refuses to start otherwise::
+Place it right after ``stacksync_auth``, before ``listing_formats`` and the
+proxy app; the filter checks this when the proxy loads its pipeline and
+refuses to start otherwise::
 
     [pipeline:main]
     pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
-               tempauth stacksync_auth stacksync_api proxy-logging proxy-server
+               stacksync_auth stacksync_api listing_formats tempauth
+               proxy-logging proxy-server
 
     [filter:stacksync_api]
     use = egg:stacksync_swift#stacksync_api
@@ -45,8 +47,11 @@ from swift.common.registry import register_swift_info
 from swift.common.utils import get_logger
 
 from stacksync_swift import config
+from stacksync_swift import services
+from stacksync_swift.metadata import errors as metadata_errors
 from stacksync_swift.middleware import common
 from stacksync_swift.middleware import errors
+from stacksync_swift.middleware.api import account  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import router
 
 SUPPORTED_VERSIONS = ('v1', 'v2')
@@ -60,16 +65,21 @@ class StackSyncAPI:
         self.settings = settings
         self.logger = logger or get_logger({}, log_route='stacksync_api')
         self.router = router.Router()
+        self.services = services.for_settings(settings)
+        self.metadata = self.services.metadata
 
     def __call__(self, env, start_response):
+        # Our own subrequests never carry the API header.
         version = common.api_version(env)
-        if version is None or env.get('swift.authorize_override'):
+        if version is None:
             return self.app(env, start_response)
         try:
             return self.handle(swob.Request(env), version)(
                 env, start_response)
         except errors.APIError as err:
             return err(env, start_response)
+        except metadata_errors.MetadataError as err:
+            return errors.from_metadata(err)(env, start_response)
         except Exception:
             # The last line of defence: a bug must not become a traceback
             # in the client's face, nor a bare 500 without a JSON body.

@@ -6,7 +6,10 @@ handler: parse, validate, one service call, one response. The resource
 controllers register their routes in :data:`ROUTES`.
 """
 
+import json
 import re
+
+from swift.common import swob
 
 from stacksync_swift.middleware import errors
 
@@ -21,9 +24,20 @@ class Controller:
         self.req = req
         self.path_args = path_args
 
+    @property
+    def user_id(self):
+        """The authenticated StackSync user making the request."""
+        return self.req.environ['stacksync.user']['id']
+
     @classmethod
     def allowed_methods(cls):
         return [m for m in HTTP_METHODS if callable(getattr(cls, m, None))]
+
+
+def json_response(value, status=200, headers=None):
+    return swob.Response(status=status, headers=headers,
+                         body=json.dumps(value).encode('utf-8'),
+                         content_type='application/json', charset='utf-8')
 
 
 # (compiled path pattern, controller class); filled by the resource modules.

@@ -1,18 +1,23 @@
-"""Both filters, built with their real factories, behind real tempauth.
+"""Both filters, built with their real factories, beside real tempauth.
 
-The pipeline under test is ``cache tempauth stacksync_auth stacksync_api``
-in front of a fake Swift, as in a proxy.
+The pipeline under test is ``cache stacksync_auth stacksync_api tempauth``
+in front of a fake Swift, as in a proxy, with a real metadata database
+(SQLite) behind the filters.
 """
 
 import json
 
 import pytest
+from oauthlib.oauth1 import Client
 from swift.common import swob
 from swift.common.middleware import tempauth
 from swift.common.registry import get_swift_info
 from swift.common.wsgi import make_pre_authed_request
 
 from stacksync_swift import localcache
+from stacksync_swift.metadata import credentials
+from stacksync_swift.metadata import db
+from stacksync_swift.metadata import service
 from stacksync_swift.middleware import api
 from stacksync_swift.middleware import auth
 from tests.unit.helpers import FakeSwift
@@ -24,10 +29,19 @@ def swift():
 
 
 @pytest.fixture
-def pipeline(swift):
-    app = api.filter_factory({}, storage_account='AUTH_ss')(swift)
-    app = auth.filter_factory({})(app)
-    app = tempauth.filter_factory({}, user_test_tester='testing .admin')(app)
+def database_url(tmp_path):
+    url = 'sqlite:///%s' % (tmp_path / 'metadata.sqlite')
+    db.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def pipeline(swift, database_url):
+    conf = {'storage_account': 'AUTH_ss', 'database_url': database_url}
+    app = tempauth.filter_factory({}, user_test_tester='testing .admin')(
+        swift)
+    app = api.filter_factory({}, **conf)(app)
+    app = auth.filter_factory({}, **conf)(app)
     return localcache.filter_factory({})(app)
 
 
@@ -93,15 +107,27 @@ def test_unknown_api_version_is_400_json(pipeline, swift):
     assert swift.calls == []
 
 
-@pytest.mark.parametrize('path, headers', [
-    ('/v1/AUTH_ss/ws-1/o', {'Authorization': 'OAuth oauth_consumer_key="k"'}),
-    ('/v1/AUTH_ss/ws-1/o?oauth_signature=abc&oauth_token=t', {}),
-    ('/oauth/request_token', {}),
+@pytest.mark.parametrize('method, path, headers', [
+    ('GET', '/v1/AUTH_ss/ws-1/o',
+     {'Authorization': 'OAuth oauth_consumer_key="k"'}),
+    ('GET', '/v1/AUTH_ss/ws-1/o?oauth_signature=abc&oauth_token=t', {}),
+    ('POST', '/oauth/request_token', {}),
+    ('POST', '/oauth/access_token', {}),
 ])
-def test_oauth_requests_are_ours(pipeline, swift, path, headers):
-    resp = swob.Request.blank(path, headers=headers).get_response(pipeline)
+def test_oauth_requests_are_ours(pipeline, swift, method, path, headers):
+    resp = swob.Request.blank(path, method=method,
+                              headers=headers).get_response(pipeline)
     json_error(resp, 401)
     assert swift.calls == []
+
+
+@pytest.mark.parametrize('method, path, status', [
+    ('GET', '/oauth/request_token', 405),
+    ('GET', '/oauth/other', 404),
+])
+def test_oauth_endpoints_answer_json_errors(pipeline, method, path, status):
+    resp = swob.Request.blank(path, method=method).get_response(pipeline)
+    json_error(resp, status)
 
 
 def test_query_merely_mentioning_oauth_is_plain_swift(pipeline, swift):
@@ -117,7 +143,6 @@ def test_pre_authorized_subrequests_pass_through(pipeline, swift):
     swift.register('HEAD', '/v1/AUTH_ss/ws-1', 204)
     env = {'REQUEST_METHOD': 'GET', 'HTTP_X_STACKSYNC_API': 'v1'}
     sub = make_pre_authed_request(env, 'HEAD', '/v1/AUTH_ss/ws-1',
-                                  headers={'X-StackSync-API': 'v1'},
                                   swift_source='SS')
     resp = sub.get_response(pipeline)
     assert resp.status_int == 204
@@ -135,3 +160,98 @@ def test_swift_info_is_registered(pipeline):
 def test_bad_config_fails_at_load_time():
     with pytest.raises(ValueError, match='auth_mode'):
         api.filter_factory({}, auth_mode='basic')
+
+
+# -- signed requests --
+
+@pytest.fixture
+def signer(database_url):
+    """An oauthlib client holding a valid access token for a new user."""
+    engine = db.create_engine(database_url)
+    store = credentials.CredentialStore(engine)
+    user = service.MetadataService(engine).create_user('alice')
+    consumer = store.create_consumer('app')
+    store.save_access_token(consumer.key, user['id'], 'a' * 30, 'b' * 30)
+    engine.dispose()
+    client = Client(consumer.key, client_secret=consumer.secret,
+                    resource_owner_key='a' * 30,
+                    resource_owner_secret='b' * 30)
+    client.user = user
+    return client
+
+
+def signed_request(signer, path, method='GET', **kwargs):
+    _uri, headers, _body = signer.sign('http://localhost' + path,
+                                       http_method=method)
+    return swob.Request.blank(path, method=method, headers=dict(
+        headers, **kwargs.pop('headers', {})), **kwargs)
+
+
+def test_signed_request_carries_the_user_and_our_authorize(
+        pipeline, swift, signer):
+    swift.register('GET', '/v1/AUTH_ss/ws-1/chk-1', 200, body=b'x')
+    resp = signed_request(signer, '/v1/AUTH_ss/ws-1/chk-1').get_response(
+        pipeline)
+    assert resp.status_int == 200
+    env = swift.calls[0]['environ']
+    assert env['REMOTE_USER'] == 'alice'
+    assert env['stacksync.user']['id'] == signer.user['id']
+    # tempauth, further down, left our authorization in charge.
+    assert env['swift.authorize_override'] is True
+    assert isinstance(env['swift.authorize'].__self__, auth.StackSyncAuth)
+
+
+def test_signed_api_request_reaches_the_api(pipeline, swift, signer):
+    resp = signed_request(signer, '/v1/account', headers={
+        'X-StackSync-API': 'v1'}).get_response(pipeline)
+    assert resp.status_int == 200
+    assert json.loads(resp.body)['name'] == 'alice'
+    assert swift.calls == []
+
+
+def test_tampered_signature_is_refused(pipeline, swift, signer):
+    req = signed_request(signer, '/v1/AUTH_ss/ws-1/chk-1')
+    req.path_info = '/v1/AUTH_ss/ws-1/chk-2'
+    json_error(req.get_response(pipeline), 401)
+    assert swift.calls == []
+
+
+def _authorize(pipeline, signer, path, method='GET', acl=None):
+    seen = {}
+
+    def app(env, start_response):
+        seen['env'] = env
+        start_response('204 No Content', [])
+        return [b'']
+    layer = pipeline
+    while not isinstance(layer, auth.StackSyncAuth):
+        layer = layer.app
+    layer.app = app
+    signed_request(signer, path, method).get_response(pipeline)
+    req = swob.Request(seen['env'])
+    req.acl = acl
+    denied = seen['env']['swift.authorize'](req)
+    return None if denied is None else denied.status_int
+
+
+def test_authorize_follows_the_container_acls(pipeline, signer):
+    me = 'stacksync:%d' % signer.user['id']
+    obj = '/v1/AUTH_ss/ws-1/chk-1'
+    assert _authorize(pipeline, signer, obj, acl=me) is None
+    assert _authorize(pipeline, signer, obj, acl='stacksync:999') == 403
+    assert _authorize(pipeline, signer, obj, acl=None) == 403
+    assert _authorize(pipeline, signer, obj, 'PUT', acl=me) is None
+    assert _authorize(pipeline, signer, '/v1/AUTH_ss/ws-1', acl=me) is None
+
+
+@pytest.mark.parametrize('method, path', [
+    ('GET', '/v1/AUTH_ss'),               # the installation account
+    ('PUT', '/v1/AUTH_ss/ws-1'),          # its containers
+    ('DELETE', '/v1/AUTH_ss/ws-1'),
+    ('POST', '/v1/AUTH_ss/ws-1'),
+    ('GET', '/v1/AUTH_other/c/o'),        # other accounts
+])
+def test_authorize_never_grants_accounts_or_containers(
+        pipeline, signer, method, path):
+    me = 'stacksync:%d' % signer.user['id']
+    assert _authorize(pipeline, signer, path, method, acl=me) == 403

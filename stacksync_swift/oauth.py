@@ -1,0 +1,199 @@
+"""OAuth 1.0a (RFC 5849) provider rules, on oauthlib.
+
+:class:`Validator` is the ``oauthlib`` request validator; the credentials it
+checks (consumers, request and access tokens, used nonces) live in the
+metadata database behind a store object (see
+:class:`stacksync_swift.metadata.credentials.CredentialStore`), so every
+proxy of a cluster sees the same tokens and a nonce is single-use across
+all of them. :class:`Provider` wires the validator into oauthlib's
+endpoints; the ``stacksync_auth`` filter turns its answers into HTTP.
+
+Rules beyond oauthlib's defaults:
+
+* Signature methods: ``HMAC-SHA1`` everywhere, ``PLAINTEXT`` only over TLS
+  (the secret travels in the clear otherwise).
+* Request tokens expire after ``REQUEST_TOKEN_LIFETIME`` seconds and are
+  single-use: exchanging one for an access token deletes it.
+* A nonce may be used once per consumer, token and timestamp; timestamps
+  outside ``TIMESTAMP_LIFETIME`` seconds of the server's clock are refused.
+* Access tokens never expire but can be revoked by the operator.
+* The signature base string uses the URL the client used: behind a TLS
+  terminator set ``oauth_base_url`` so the proxy knows it.
+"""
+
+import hmac
+from urllib.parse import urlsplit
+
+from oauthlib.oauth1 import SIGNATURE_HMAC
+from oauthlib.oauth1 import SIGNATURE_PLAINTEXT
+from oauthlib.oauth1 import RequestValidator
+from oauthlib.oauth1 import WebApplicationServer
+from oauthlib.oauth1.rfc5849 import errors as oauth_errors
+from oauthlib.oauth1.rfc5849 import signature
+
+__all__ = ['OAuthError', 'Provider', 'SIGNATURE_PLAINTEXT', 'Validator',
+           'signature_method']
+
+OAuthError = oauth_errors.OAuth1Error
+
+REQUEST_TOKEN_LIFETIME = 15 * 60
+TIMESTAMP_LIFETIME = 600
+# Generous bounds: apps in the wild send nonces and keys of many lengths.
+KEY_LENGTH = (8, 64)
+
+
+class Validator(RequestValidator):
+    """oauthlib's questions answered from the credential store."""
+
+    def __init__(self, store):
+        super().__init__()
+        self.store = store
+
+    # -- shape of credentials --
+
+    allowed_signature_methods = (SIGNATURE_HMAC, SIGNATURE_PLAINTEXT)
+    client_key_length = KEY_LENGTH
+    request_token_length = KEY_LENGTH
+    access_token_length = KEY_LENGTH
+    nonce_length = KEY_LENGTH
+    verifier_length = KEY_LENGTH
+    timestamp_lifetime = TIMESTAMP_LIFETIME
+    # TLS is judged by the filter, which knows the scheme the client used.
+    enforce_ssl = False
+
+    # Fixed, well-formed stand-ins so that unknown keys take as long to
+    # refuse as known ones (oauthlib computes a signature either way).
+    dummy_client = 'dummyconsumerkey0000'
+    dummy_request_token = 'dummyrequesttoken000'  # noqa: S105
+    dummy_access_token = 'dummyaccesstoken0000'  # noqa: S105
+
+    # -- secrets --
+
+    def get_client_secret(self, client_key, request):
+        consumer = self.store.get_consumer(client_key)
+        return consumer.secret if consumer else 'dummy-secret'
+
+    def get_request_token_secret(self, client_key, token, request):
+        found = self.store.get_request_token(token)
+        return found.secret if found else 'dummy-secret'
+
+    def get_access_token_secret(self, client_key, token, request):
+        found = self.store.get_access_token(token)
+        return found.secret if found else 'dummy-secret'
+
+    # -- realms: StackSync grants whole accounts, so realms are unused --
+
+    def get_default_realms(self, client_key, request):
+        return []
+
+    def get_realms(self, token, request):
+        return []
+
+    def validate_requested_realms(self, client_key, realms, request):
+        return True
+
+    def validate_realms(self, client_key, token, request, uri=None,
+                        realms=None):
+        return True
+
+    def verify_realms(self, token, realms, request):
+        return True
+
+    # -- validation --
+
+    def validate_client_key(self, client_key, request):
+        return self.store.get_consumer(client_key) is not None
+
+    def validate_timestamp_and_nonce(self, client_key, timestamp, nonce,
+                                     request, request_token=None,
+                                     access_token=None):
+        return self.store.use_nonce(client_key, int(timestamp), nonce,
+                                    request_token or access_token or '')
+
+    def validate_redirect_uri(self, client_key, redirect_uri, request):
+        return redirect_uri == 'oob' or \
+            redirect_uri.startswith(('http://', 'https://'))
+
+    def validate_request_token(self, client_key, token, request):
+        found = self.store.get_request_token(token)
+        return found is not None and found.consumer_key == client_key
+
+    def verify_request_token(self, token, request):
+        return self.store.get_request_token(token) is not None
+
+    def validate_verifier(self, client_key, token, verifier, request):
+        found = self.store.get_request_token(token)
+        if found is None or found.consumer_key != client_key or \
+                found.verifier is None or found.user_id is None:
+            return False
+        request.user = found.user_id
+        return hmac.compare_digest(found.verifier, verifier)
+
+    def validate_access_token(self, client_key, token, request):
+        found = self.store.get_access_token(token)
+        if found is None or found.consumer_key != client_key:
+            return False
+        request.user = found.user_id
+        return True
+
+    def get_redirect_uri(self, token, request):
+        found = self.store.get_request_token(token)
+        return found.callback if found else None
+
+    # -- saving --
+
+    def save_request_token(self, token, request):
+        self.store.save_request_token(
+            request.client_key, token['oauth_token'],
+            token['oauth_token_secret'], request.redirect_uri,
+            REQUEST_TOKEN_LIFETIME)
+
+    def save_verifier(self, token, verifier, request):
+        # oauthlib hands over the credentials given to authorize() here.
+        self.store.authorize_request_token(
+            token, verifier['user'], verifier['oauth_verifier'])
+
+    def invalidate_request_token(self, client_key, request_token, request):
+        self.store.delete_request_token(request_token)
+
+    def save_access_token(self, token, request):
+        self.store.save_access_token(
+            request.client_key, request.user, token['oauth_token'],
+            token['oauth_token_secret'])
+
+
+class Provider:
+    """The three OAuth endpoints and the signed-request check."""
+
+    def __init__(self, store):
+        self.validator = Validator(store)
+        self.server = WebApplicationServer(self.validator)
+
+    def request_token(self, uri, method, body, headers):
+        return self.server.create_request_token_response(
+            uri, method, body, headers)
+
+    def authorize(self, uri, method, body, headers, user_id):
+        return self.server.create_authorization_response(
+            uri, method, body, headers, credentials={'user': user_id})
+
+    def access_token(self, uri, method, body, headers):
+        return self.server.create_access_token_response(
+            uri, method, body, headers)
+
+    def verify(self, uri, method, body, headers):
+        """Check a signed request; return ``(valid, user id or None)``."""
+        valid, request = self.server.validate_protected_resource_request(
+            uri, method, body, headers)
+        return valid, getattr(request, 'user', None) if valid else None
+
+
+def signature_method(uri, body, headers):
+    """The ``oauth_signature_method`` a request names, or None."""
+    try:
+        params = signature.collect_parameters(
+            uri_query=urlsplit(uri).query, body=body, headers=headers,
+            exclude_oauth_signature=False)
+    except (ValueError, TypeError):
+        return None  # malformed: oauthlib itself refuses it next
+    return dict(params).get('oauth_signature_method')

@@ -1,0 +1,169 @@
+"""The OAuth 1.0a provider rules, on a real credential store (SQLite).
+
+oauthlib's own client signs the requests, as an application would.
+"""
+
+import time
+import urllib.parse
+
+import pytest
+from oauthlib.oauth1 import Client
+
+from stacksync_swift import oauth
+from stacksync_swift.metadata import credentials
+from stacksync_swift.metadata import db
+from stacksync_swift.metadata import service
+
+BASE = 'http://proxy.example.com'
+
+
+@pytest.fixture
+def stores(tmp_path):
+    engine = db.create_engine('sqlite:///%s' % (tmp_path / 'meta.sqlite'))
+    db.upgrade(engine)
+    yield service.MetadataService(engine), \
+        credentials.CredentialStore(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def provider(stores):
+    return oauth.Provider(stores[1])
+
+
+@pytest.fixture
+def consumer(stores):
+    return stores[1].create_consumer('app')
+
+
+@pytest.fixture
+def user(stores):
+    return stores[0].create_user('alice', password='pw')
+
+
+def sign(client, uri, method='POST', body=None, headers=None):
+    return client.sign(uri, http_method=method, body=body, headers=headers)
+
+
+def three_legs(provider, consumer, user, callback='oob'):
+    client = Client(consumer.key, client_secret=consumer.secret,
+                    callback_uri=callback)
+    uri, headers, body = sign(client, BASE + '/oauth/request_token')
+    _, answer, status = provider.request_token(uri, 'POST', body, headers)
+    assert status == 200
+    fields = dict(pair.split('=') for pair in answer.split('&'))
+    assert fields['oauth_callback_confirmed'] == 'true'
+    token, secret = fields['oauth_token'], fields['oauth_token_secret']
+    headers, answer, status = provider.authorize(
+        BASE + '/oauth/authorize?oauth_token=' + token, 'GET', None, {},
+        user['id'])
+    if callback == 'oob':
+        verifier = dict(pair.split('=') for pair in
+                        answer.split('&'))['oauth_verifier']
+    else:
+        assert status == 302
+        query = urllib.parse.urlsplit(headers['Location']).query
+        verifier = dict(urllib.parse.parse_qsl(query))['oauth_verifier']
+    client = Client(consumer.key, client_secret=consumer.secret,
+                    resource_owner_key=token,
+                    resource_owner_secret=secret, verifier=verifier)
+    uri, headers, body = sign(client, BASE + '/oauth/access_token')
+    _, answer, status = provider.access_token(uri, 'POST', body, headers)
+    assert status == 200, answer
+    fields = dict(pair.split('=') for pair in answer.split('&'))
+    return fields['oauth_token'], fields['oauth_token_secret']
+
+
+def access_client(consumer, token, secret, **kwargs):
+    return Client(consumer.key, client_secret=consumer.secret,
+                  resource_owner_key=token, resource_owner_secret=secret,
+                  **kwargs)
+
+
+def verify(provider, client, uri=BASE + '/v1/account', method='GET'):
+    uri, headers, body = sign(client, uri, method)
+    return provider.verify(uri, method, body, headers)
+
+
+def test_three_legs_then_signed_requests(provider, consumer, user):
+    token, secret = three_legs(provider, consumer, user)
+    assert verify(provider, access_client(consumer, token, secret)) == \
+        (True, user['id'])
+
+
+def test_callback_receives_the_verifier(provider, consumer, user):
+    token, secret = three_legs(provider, consumer, user,
+                               callback='https://app.example.com/cb')
+    assert verify(provider, access_client(consumer, token, secret))[0]
+
+
+def test_replayed_request_is_refused(provider, consumer, user):
+    token, secret = three_legs(provider, consumer, user)
+    uri, headers, body = sign(access_client(consumer, token, secret),
+                              BASE + '/v1/account', 'GET')
+    assert provider.verify(uri, 'GET', body, headers)[0]
+    assert provider.verify(uri, 'GET', body, headers) == (False, None)
+
+
+def test_the_signature_covers_the_url(provider, consumer, user):
+    token, secret = three_legs(provider, consumer, user)
+    uri, headers, body = sign(access_client(consumer, token, secret),
+                              BASE + '/v1/file/1', 'GET')
+    assert provider.verify(BASE + '/v1/file/2', 'GET', body, headers) == \
+        (False, None)
+
+
+@pytest.mark.parametrize('skew', [-700, 700])
+def test_timestamps_outside_the_window_are_refused(
+        provider, consumer, user, skew):
+    token, secret = three_legs(provider, consumer, user)
+    client = access_client(consumer, token, secret,
+                           timestamp=str(int(time.time()) + skew))
+    assert verify(provider, client) == (False, None)
+
+
+def test_revoked_token_and_deleted_consumer_are_refused(
+        provider, stores, consumer, user):
+    token, secret = three_legs(provider, consumer, user)
+    stores[1].revoke_access_token(token)
+    assert verify(provider, access_client(consumer, token, secret)) == \
+        (False, None)
+    token, secret = three_legs(provider, consumer, user)
+    stores[1].delete_consumer(consumer.key)
+    assert verify(provider, access_client(consumer, token, secret)) == \
+        (False, None)
+
+
+def test_expired_request_token_is_useless(stores, consumer, user):
+    clock = [time.time()]
+    store = credentials.CredentialStore(stores[1].engine,
+                                        clock=lambda: clock[0])
+    store.save_request_token(consumer.key, 'r' * 20, 's' * 20, 'oob', 60)
+    assert store.get_request_token('r' * 20) is not None
+    clock[0] += 61
+    assert store.get_request_token('r' * 20) is None
+
+
+def test_nonces_are_single_use_and_forgotten_when_stale(stores, consumer):
+    clock = [1_000_000.0]
+    store = credentials.CredentialStore(stores[1].engine,
+                                        clock=lambda: clock[0])
+    assert store.use_nonce(consumer.key, 1_000_000, 'nonce1', 'tok')
+    assert not store.use_nonce(consumer.key, 1_000_000, 'nonce1', 'tok')
+    # Another token or timestamp makes it a different nonce.
+    assert store.use_nonce(consumer.key, 1_000_000, 'nonce1', 'other')
+    clock[0] += credentials.NONCE_MEMORY + 1
+    assert store.use_nonce(consumer.key, int(clock[0]), 'nonce2', 'tok')
+    # The old rows are gone: the table does not grow without bound.
+    assert store.use_nonce(consumer.key, 1_000_000, 'nonce1', 'tok')
+
+
+def test_signature_method_is_read_from_every_place():
+    client = Client('k' * 20, client_secret='s', signature_method='PLAINTEXT')
+    uri, headers, body = client.sign(BASE + '/x')
+    assert oauth.signature_method(uri, body, headers) == 'PLAINTEXT'
+    client = Client('k' * 20, client_secret='s', signature_type='QUERY')
+    uri, headers, body = client.sign(BASE + '/x')
+    assert oauth.signature_method(uri, body, headers) == 'HMAC-SHA1'
+    assert oauth.signature_method(BASE + '/x', None, {
+        'Authorization': 'OAuth garbage=='}) is None
