@@ -39,7 +39,21 @@ class Settings:
     auth_mode: str = 'oauth'
     default_quota: int = DEFAULT_QUOTA
     oauth_base_url: str = ''
+    events_url: str = ''
+    events_exchange: str = 'stacksync'
+    long_poll_timeout: int = 300
+    keystone_auth_url: str = ''
+    keystone_user_domain: str = 'Default'
     pipeline_check: bool = True
+
+    @property
+    def event_transport_url(self):
+        """``events_url``, or Kombu's SQLAlchemy transport on our database.
+
+        The embedded default needs no broker: events travel through tables
+        in the metadata database (Kombu's ``sqla+`` transport).
+        """
+        return self.events_url or 'sqla+' + self.database_url
 
     def swift_info(self):
         """What the filters show in ``/info`` (nothing secret)."""
@@ -86,12 +100,33 @@ def parse(conf):
             ('http://', 'https://')):
         raise ValueError('oauth_base_url must be the http(s) URL clients '
                          'use to reach the proxy, not %r' % oauth_base_url)
+    events_exchange = conf.get('events_exchange', 'stacksync').strip()
+    if not events_exchange:
+        raise ValueError('events_exchange must not be empty')
+    long_poll = conf.get('long_poll_timeout', defaults.long_poll_timeout)
+    try:
+        long_poll_timeout = int(long_poll)
+        if not 1 <= long_poll_timeout <= 3600:
+            raise ValueError
+    except ValueError:
+        raise ValueError('long_poll_timeout must be 1 to 3600 seconds, '
+                         'not %r' % long_poll)
+    keystone_auth_url = conf.get('keystone_auth_url', '').strip()
+    if auth_mode == 'keystone' and not keystone_auth_url:
+        raise ValueError('auth_mode = keystone needs keystone_auth_url, the '
+                         'Keystone v3 endpoint that checks passwords')
     return Settings(
         storage_account=storage_account,
         database_url=database_url,
         auth_mode=auth_mode,
         default_quota=default_quota,
         oauth_base_url=oauth_base_url,
+        events_url=conf.get('events_url', '').strip(),
+        events_exchange=events_exchange,
+        long_poll_timeout=long_poll_timeout,
+        keystone_auth_url=keystone_auth_url,
+        keystone_user_domain=conf.get('keystone_user_domain',
+                                      'Default').strip() or 'Default',
         pipeline_check=config_true_value(
             conf.get('pipeline_check', defaults.pipeline_check)))
 

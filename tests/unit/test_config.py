@@ -18,11 +18,22 @@ def test_values_are_parsed():
     settings = config.parse({'storage_account': ' AUTH_ss ',
                              'database_url': 'postgresql+psycopg2://h/db',
                              'auth_mode': 'Keystone',
+                             'keystone_auth_url': 'http://ks:5000/v3',
                              'default_quota': '0',
+                             'events_url': 'amqp://rabbit//',
+                             'long_poll_timeout': '60',
                              'pipeline_check': 'no'})
     assert settings == config.Settings(
         storage_account='AUTH_ss', database_url='postgresql+psycopg2://h/db',
-        auth_mode='keystone', default_quota=0, pipeline_check=False)
+        auth_mode='keystone', keystone_auth_url='http://ks:5000/v3',
+        default_quota=0, events_url='amqp://rabbit//',
+        long_poll_timeout=60, pipeline_check=False)
+    assert settings.event_transport_url == 'amqp://rabbit//'
+
+
+def test_embedded_event_transport_uses_the_database():
+    settings = config.parse({'database_url': 'sqlite:////x/db'})
+    assert settings.event_transport_url == 'sqla+sqlite:////x/db'
 
 
 @pytest.mark.parametrize('option, value, message', [
@@ -33,6 +44,9 @@ def test_values_are_parsed():
     ('default_quota', '-1', 'default_quota'),
     ('default_quota', 'lots', 'default_quota'),
     ('oauth_base_url', 'proxy.example.com', 'oauth_base_url'),
+    ('long_poll_timeout', '0', 'long_poll_timeout'),
+    ('events_exchange', ' ', 'events_exchange'),
+    ('auth_mode', 'keystone', 'keystone_auth_url'),
 ])
 def test_bad_values_name_the_option(option, value, message):
     with pytest.raises(ValueError, match=message):
@@ -53,6 +67,7 @@ def test_options_are_shared_between_the_two_sections(tmp_path):
         [filter:ss_auth]
         use = egg:stacksync_swift#stacksync_auth
         auth_mode = keystone
+        keystone_auth_url = http://keystone/v3
 
         [filter:ss_api]
         use = egg:stacksync_swift#stacksync_api
@@ -60,7 +75,8 @@ def test_options_are_shared_between_the_two_sections(tmp_path):
         database_url = sqlite:///%(here)s/db
         """)
     auth = config.load({'__file__': path, 'default_quota': '5'},
-                       {'auth_mode': 'keystone'})
+                       {'auth_mode': 'keystone',
+                        'keystone_auth_url': 'http://keystone/v3'})
     api = config.load({'__file__': path, 'default_quota': '5'},
                       {'storage_account': 'AUTH_shared',
                        'database_url': 'sqlite:///x/db'})
