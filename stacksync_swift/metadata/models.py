@@ -114,6 +114,9 @@ class User(Base):
     # "scrypt$n$r$p$salt$hash"; NULL when another system (Keystone)
     # checks the password.
     password_hash: Mapped[Optional[str]] = mapped_column(String(255))
+    # The Keystone user id of a user made in Keystone mode, else NULL.
+    keystone_id: Mapped[Optional[str]] = mapped_column(
+        String(64), unique=True, index=True)
     quota_limit: Mapped[int] = mapped_column(BigInteger, default=0)
     quota_used: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime.datetime] = mapped_column(
