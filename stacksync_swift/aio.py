@@ -93,16 +93,20 @@ class AllInOne:
     :param filter_options: options for the StackSync filter sections
     :param bare_proxy: also run a second proxy on the same servers without
         the StackSync filters, to compare against plain Swift
+    :param keystone: Keystone mode instead of tempauth: a dict with the
+        Keystone v3 ``auth_url`` and the proxy's service user ``username``
+        and ``password`` (optionally ``project_name``, ``operator_roles``)
     """
 
     def __init__(self, state_dir, port=8080, host='127.0.0.1', users=None,
-                 filter_options=None, bare_proxy=False):
+                 filter_options=None, bare_proxy=False, keystone=None):
         self.state_dir = os.path.abspath(state_dir)
         self.host = host
         self.port = port or free_port(host)
         self.extra_users = dict(users or {})
         self.filter_options = dict(filter_options or {})
         self.bare_proxy = bare_proxy
+        self.keystone = keystone
         self.swift_dir = os.path.join(self.state_dir, 'etc')
         self.devices = os.path.join(self.state_dir, 'srv', 'node')
         self.log_dir = os.path.join(self.state_dir, 'log')
@@ -262,21 +266,23 @@ class AllInOne:
         return users
 
     def _proxy_conf(self, bare=False):
-        pipeline = PROXY_PIPELINE
-        port = self.port
+        names = PROXY_PIPELINE.split()
+        if self.keystone:
+            names[names.index('stacksync_auth'):
+                  names.index('stacksync_auth')] = ['authtoken']
+            names[names.index('tempauth')] = 'keystoneauth'
         if bare:
-            pipeline = pipeline.replace('stacksync_auth stacksync_api ', '')
-            port = self.ports['proxy-bare']
+            names = [name for name in names
+                     if name not in ('stacksync_auth', 'stacksync_api')]
         sections = {
-            'DEFAULT': self._common_defaults(port),
-            'pipeline:main': {'pipeline': pipeline},
+            'DEFAULT': self._common_defaults(
+                self.ports['proxy-bare'] if bare else self.port),
+            'pipeline:main': {'pipeline': ' '.join(names)},
             'app:proxy-server': {'use': 'egg:swift#proxy',
                                  'account_autocreate': 'true',
                                  'allow_account_management': 'true'},
             'filter:cache': {'paste.filter_factory':
                              'stacksync_swift.localcache:filter_factory'},
-            'filter:tempauth': dict({'use': 'egg:swift#tempauth'},
-                                    **self._tempauth_users()),
             'filter:stacksync_auth': {
                 'use': 'egg:stacksync_swift#stacksync_auth'},
             'filter:stacksync_api': dict(
@@ -285,10 +291,45 @@ class AllInOne:
                  'database_url': self.database_url},
                 **self.filter_options),
         }
+        if self.keystone:
+            sections.update(self._keystone_sections())
+        else:
+            sections['filter:tempauth'] = dict(
+                {'use': 'egg:swift#tempauth'}, **self._tempauth_users())
         for name in SWIFT_FILTERS:
             sections['filter:%s' % name] = {
                 'use': 'egg:swift#%s' % name.replace('-', '_')}
         return _ini(sections)
+
+    def _keystone_sections(self):
+        """auth_token + keystoneauth in place of tempauth (Keystone mode)."""
+        ks = self.keystone
+        self.filter_options.update(auth_mode='keystone',
+                                   keystone_auth_url=ks['auth_url'])
+        return {
+            'filter:authtoken': {
+                'use': 'egg:keystonemiddleware#auth_token',
+                'www_authenticate_uri': ks['auth_url'],
+                'auth_url': ks['auth_url'],
+                'auth_type': 'password',
+                'username': ks['username'],
+                'password': ks['password'],
+                'project_name': ks.get('project_name', 'service'),
+                'user_domain_id': 'default',
+                'project_domain_id': 'default',
+                # OAuth-signed requests carry no Keystone token.
+                'delay_auth_decision': 'true',
+            },
+            'filter:keystoneauth': {
+                'use': 'egg:swift#keystoneauth',
+                'operator_roles': ks.get('operator_roles', 'admin, member'),
+            },
+            'filter:stacksync_api': dict(
+                {'use': 'egg:stacksync_swift#stacksync_api',
+                 'storage_account': self.storage_account,
+                 'database_url': self.database_url},
+                **self.filter_options),
+        }
 
     # -- running ----------------------------------------------------------
 

@@ -147,6 +147,17 @@ def read_proxy_config(path):
     return parser
 
 
+def _entry_point(parser, name):
+    """``use = egg:...`` of a filter; a direct factory counts as its egg."""
+    section = 'filter:%s' % name
+    use = parser.get(section, 'use', fallback='').strip()
+    factory = parser.get(section, 'paste.filter_factory', fallback='')
+    if not use and factory.strip().startswith(
+            'keystonemiddleware.auth_token:'):
+        return AUTHTOKEN_ENTRY_POINT
+    return use
+
+
 def _sibling_sections(path):
     """Options set in any StackSync filter section of the proxy's config."""
     parser = read_proxy_config(path)
@@ -162,7 +173,7 @@ def _sibling_sections(path):
     return merged
 
 
-def check_pipeline(path):
+def check_pipeline(path, auth_mode='oauth'):
     """Check that our filters sit where they must in ``[pipeline:main]``.
 
     * ``stacksync_auth`` before ``stacksync_api``, both before the proxy
@@ -185,8 +196,7 @@ def check_pipeline(path):
     if not parser.has_option('pipeline:main', 'pipeline'):
         return
     names = parser.get('pipeline:main', 'pipeline').split()
-    uses = [parser.get('filter:%s' % name, 'use', fallback='').strip()
-            for name in names]
+    uses = [_entry_point(parser, name) for name in names]
     pipeline = ' '.join(names)
 
     def position(entry_point):
@@ -209,6 +219,11 @@ def check_pipeline(path):
             '%s, which rewrites the query strings OAuth signs'
             % (pipeline, names[listing]))
     token = position(AUTHTOKEN_ENTRY_POINT)
+    if auth_mode == 'keystone' and token is None:
+        raise ValueError(
+            'pipeline %r: auth_mode = keystone needs keystonemiddleware\'s '
+            'auth_token (%s) before stacksync_auth'
+            % (pipeline, AUTHTOKEN_ENTRY_POINT))
     if token is not None and token > auth:
         raise ValueError(
             'pipeline %r: stacksync_auth must come after %s, whose Keystone '

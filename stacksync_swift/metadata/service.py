@@ -186,6 +186,44 @@ class MetadataService:
                 raise errors.Conflict('user %r already exists' % name)
             raise
 
+    def keystone_user(self, keystone_id, name, email=None, quota_limit=0):
+        """The user for a Keystone identity, created on first use.
+
+        Keystone names are unique per domain only: a name already taken
+        here gets the first characters of the Keystone id appended. The
+        e-mail is refreshed when Keystone gives one.
+        """
+        keystone_id = _text(keystone_id, 'keystone id')[:64]
+        email = _optional_text(email, 'email')
+        for attempt in range(3):
+            with self._writing() as session:
+                user = session.scalar(select(User).where(
+                    User.keystone_id == keystone_id))
+                if user is not None:
+                    if email and user.email != email:
+                        user.email = email
+                    return _user_dict(user)
+            candidate = _user_name(name if attempt == 0 else '%s-%s' % (
+                name, keystone_id[:8 * attempt]))
+            try:
+                with self._writing() as session:
+                    if _user_named(session, candidate) is not None:
+                        continue
+                    user = User(name=candidate, email=email,
+                                keystone_id=keystone_id, quota_used=0,
+                                quota_limit=_count(quota_limit,
+                                                   'quota_limit'))
+                    session.add(user)
+                    session.flush()
+                    _new_workspace(session, user, candidate, is_shared=False)
+                    return _user_dict(user)
+            except errors.Unavailable as error:
+                # Another proxy created the same identity meanwhile.
+                if not isinstance(error.__cause__, sa_exc.IntegrityError):
+                    raise
+        raise errors.Conflict('no free user name for Keystone user %r'
+                              % name)
+
     def get_user(self, user_id):
         with self._reading() as session:
             return _user_dict(_user(session, user_id))
@@ -1134,6 +1172,7 @@ def _root_meta(workspace):
 
 def _user_dict(user):
     return {'id': user.id, 'name': user.name, 'email': user.email,
+            'keystone_id': user.keystone_id,
             'quota_limit': user.quota_limit, 'quota_used': user.quota_used,
             'has_password': user.password_hash is not None,
             'created_at': _iso(user.created_at)}

@@ -41,9 +41,10 @@ three-legged dance against the proxy:
     ``oauth_callback_confirmed=true``, form-encoded.
 ``GET /oauth/authorize?oauth_token=...``
     The page where the user signs in with their StackSync user name and
-    password. On success the browser goes to the callback with
-    ``oauth_token`` and ``oauth_verifier``, or, for ``oob``, the page shows
-    the verifier to type into the application.
+    password (their Keystone credentials in Keystone mode). On success the
+    browser goes to the callback with ``oauth_token`` and
+    ``oauth_verifier``, or, for ``oob``, the page shows the verifier to
+    type into the application.
 ``POST /oauth/access_token``
     Signed with the consumer and the authorized request token, with
     ``oauth_verifier``. Answers the access token and its secret; the request
@@ -69,6 +70,20 @@ container is allowed exactly when the ACL lists the user, as
 anything on the installation account itself (listing it, changing its
 containers) nor on any other account.
 
+Keystone mode
+=============
+
+With ``auth_mode = keystone`` (and ``keystone_auth_url``), keystonemiddleware
+``auth_token`` runs before this filter and Swift's ``keystoneauth`` after
+it. An API request carrying a valid Keystone token needs no OAuth: the
+identity ``auth_token`` confirmed is mapped to a StackSync user, created on
+first use (see :mod:`stacksync_swift.keystone`). The OAuth authorize page
+then checks Keystone credentials, and Keystone users appear in container
+ACLs as ``*:<keystone user id>``, the form keystoneauth evaluates, so raw
+Swift requests with their Keystone tokens obey the same ACLs.
+``auth_token`` must run with ``delay_auth_decision = true`` so that
+OAuth-signed requests, which carry no Keystone token, reach this filter.
+
 Requests that are not StackSync's -- no ``X-StackSync-API`` (or
 ``StackSync-API``) header, no OAuth signature, not under ``/oauth/`` --
 pass through untouched, and Swift's auth filter stays in charge.
@@ -89,6 +104,7 @@ from swift.common.utils import get_logger
 from swift.common.utils import split_path
 
 from stacksync_swift import config
+from stacksync_swift import keystone
 from stacksync_swift import oauth
 from stacksync_swift import services
 from stacksync_swift.metadata import errors as metadata_errors
@@ -101,9 +117,19 @@ MAX_FORM_BODY = 64 * 1024
 WRITE_METHODS = ('PUT', 'POST', 'DELETE', 'COPY')
 
 
-def acl_principal(user_id):
-    """How a StackSync user appears in a workspace container's ACLs."""
-    return 'stacksync:%d' % user_id
+def acl_principal(user):
+    """How a StackSync user appears in a workspace container's ACLs.
+
+    ``user`` is the user's dict (or, for users without a Keystone identity,
+    just their id). Keystone users appear as ``*:<keystone user id>``,
+    which keystoneauth also understands, so their Keystone tokens obey the
+    same ACLs; other users as ``stacksync:<user id>``.
+    """
+    if isinstance(user, dict):
+        if user.get('keystone_id'):
+            return '*:%s' % user['keystone_id']
+        user = user['id']
+    return 'stacksync:%d' % user
 
 
 class StackSyncAuth:
@@ -125,6 +151,9 @@ class StackSyncAuth:
                 return self.oauth_endpoint(req)(env, start_response)
             if common.is_oauth_signed(env):
                 self.authenticate_signed(req)
+            elif self.settings.auth_mode == 'keystone' and \
+                    common.api_version(env) is not None:
+                self.authenticate_keystone(req)
         except errors.APIError as err:
             return err(env, start_response)
         except metadata_errors.MetadataError as err:
@@ -154,6 +183,35 @@ class StackSyncAuth:
         env['swift.authorize_override'] = True
         env['swift.clean_acl'] = clean_acl
 
+    def authenticate_keystone(self, req):
+        """Map the identity auth_token confirmed to a StackSync user.
+
+        Without one the API answers 401 itself; Swift's keystoneauth keeps
+        authorizing raw Swift requests.
+        """
+        found = keystone.identity(req.environ)
+        if found is None:
+            return
+        user = self.services.metadata.keystone_user(
+            found[0], found[1], quota_limit=self.settings.default_quota)
+        req.environ['REMOTE_USER'] = user['name']
+        req.environ['stacksync.user'] = user
+
+    def _check_credentials(self, name, password):
+        """The user whose name and password these are, or None."""
+        if self.settings.auth_mode != 'keystone':
+            return self.services.metadata.check_password(name, password)
+        try:
+            found = keystone.check_password(self.settings, name, password)
+        except keystone.KeystoneUnavailable as err:
+            self.logger.error('Keystone unreachable: %s', err)
+            raise errors.ServiceUnavailable(
+                'the identity service is unreachable; try again')
+        if found is None:
+            return None
+        return self.services.metadata.keystone_user(
+            found[0], found[1], quota_limit=self.settings.default_quota)
+
     def _user(self, user_id):
         try:
             return self.services.metadata.get_user(user_id)
@@ -176,7 +234,7 @@ class StackSyncAuth:
             # API's job, done with pre-authorized subrequests.
             return swob.HTTPForbidden(request=req)
         referrers, groups = parse_acl(getattr(req, 'acl', None))
-        if acl_principal(user['id']) in groups:
+        if acl_principal(user) in groups:
             return None
         if req.method in ('GET', 'HEAD') and \
                 referrer_allowed(req.referer, referrers) and \
@@ -214,8 +272,8 @@ class StackSyncAuth:
     def _authorize(self, req):
         form = self._form(req)
         token = form.get('oauth_token', '')
-        user = self.services.metadata.check_password(
-            form.get('username', ''), form.get('password', ''))
+        user = self._check_credentials(form.get('username', ''),
+                                       form.get('password', ''))
         if user is None:
             return self._login_page(req, token, status=401,
                                     error='Wrong user name or password.')

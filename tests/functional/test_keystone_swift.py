@@ -1,13 +1,13 @@
 """A real Swift proxy behind keystonemiddleware and keystoneauth.
 
 Keystone mode in one picture: the all-in-one cluster
-(:class:`stacksync_swift.aio.AllInOne`) with its proxy's tempauth replaced
-by keystonemiddleware's ``auth_token`` (``authtoken``) and Swift's
-``keystoneauth``, against the session's real Keystone
-(``keystone_server``). The StackSync filters stay right after
-``keystoneauth``; plain Swift requests pass through them.
+(:class:`stacksync_swift.aio.AllInOne` with ``keystone=...``), whose proxy
+runs keystonemiddleware's ``auth_token`` (``authtoken``) before the
+StackSync filters and Swift's ``keystoneauth`` in place of tempauth,
+against the session's real Keystone (``keystone_server``). Plain Swift
+requests pass through the StackSync filters untouched.
 
-The working filter sections (see :func:`keystone_filters`)::
+The filter sections the all-in-one writes::
 
     [filter:authtoken]
     paste.filter_factory = keystonemiddleware.auth_token:filter_factory
@@ -26,10 +26,6 @@ The working filter sections (see :func:`keystone_filters`)::
     operator_roles = admin, member
 
 ``auth_token`` keeps validated tokens in its own in-process cache here.
-Swift's docs add ``cache = swift.cache`` (share the proxy's memcached);
-with the all-in-one's in-process cache filter that fails (500), because
-``stacksync_swift.localcache`` refuses bytes values that
-``MemcacheRing.set`` accepts (it decodes them before JSON).
 
 The service user ``swift`` has the ``service`` role on project
 ``service``: Keystone's default policy lets that role validate other
@@ -39,7 +35,6 @@ can authenticate with Keystone v3 and find its storage URL in the catalog,
 as a real client would.
 """
 
-import configparser
 import pathlib
 import secrets
 
@@ -53,65 +48,7 @@ pytestmark = pytest.mark.keystone
 
 SERVICE_USER = 'swift'
 SERVICE_PROJECT = 'service'
-
-
-def keystone_filters(keystone, service_password):
-    """The ``authtoken`` and ``keystoneauth`` sections for a proxy conf."""
-    return {
-        'filter:authtoken': {
-            'paste.filter_factory':
-                'keystonemiddleware.auth_token:filter_factory',
-            'www_authenticate_uri': keystone.auth_url,
-            'auth_url': keystone.auth_url,
-            'auth_type': 'password',
-            'username': SERVICE_USER,
-            'password': service_password,
-            'project_name': SERVICE_PROJECT,
-            'user_domain_id': 'default',
-            'project_domain_id': 'default',
-            'delay_auth_decision': 'true',
-        },
-        'filter:keystoneauth': {
-            'use': 'egg:swift#keystoneauth',
-            'operator_roles': 'admin, member',
-        },
-    }
-
-
-class KeystoneAllInOne(aio.AllInOne):
-    """The all-in-one with Keystone auth in place of tempauth."""
-
-    def __init__(self, state_dir, keystone, service_password, **kwargs):
-        super().__init__(state_dir, **kwargs)
-        self.keystone = keystone
-        self.service_password = service_password
-
-    def _proxy_conf(self, bare=False):
-        sections = parse_ini(super()._proxy_conf(bare=bare))
-        del sections['filter:tempauth']
-        pipeline = sections['pipeline:main']['pipeline']
-        assert 'tempauth' in pipeline.split(), pipeline
-        # authtoken before our filters (stacksync_auth maps its identity),
-        # keystoneauth where tempauth was.
-        pipeline = pipeline.replace('tempauth', 'keystoneauth')
-        if 'stacksync_auth' in pipeline:
-            pipeline = pipeline.replace('stacksync_auth',
-                                        'authtoken stacksync_auth')
-        else:
-            pipeline = pipeline.replace('keystoneauth',
-                                        'authtoken keystoneauth')
-        sections['pipeline:main']['pipeline'] = pipeline
-        sections.update(keystone_filters(self.keystone,
-                                         self.service_password))
-        return aio._ini(sections)
-
-
-def parse_ini(text):
-    """``{section: {key: value}}`` of an ini file, DEFAULT included."""
-    parser = configparser.RawConfigParser(default_section='(none)')
-    parser.optionxform = str
-    parser.read_string(text)
-    return {name: dict(parser.items(name)) for name in parser.sections()}
+OWNER_PASSWORD = secrets.token_urlsafe(12)
 
 
 @pytest.fixture(scope='module')
@@ -120,8 +57,16 @@ def keystone_cluster(keystone_server, tmp_path_factory):  # noqa: F811
     password = secrets.token_urlsafe(12)
     keystone_server.create_user(SERVICE_USER, password,
                                 project=SERVICE_PROJECT, role='service')
+    # The installation account belongs to a Keystone project of its own.
+    owner = keystone_server.create_user(
+        'stacksync-owner', OWNER_PASSWORD, project='stacksync')
     state = tmp_path_factory.mktemp('aio-keystone')
-    cluster = KeystoneAllInOne(state, keystone_server, password, port=0)
+    cluster = aio.AllInOne(
+        state, port=0,
+        filter_options={'storage_account': 'AUTH_%s' % owner.project_id},
+        keystone={'auth_url': keystone_server.auth_url,
+                  'username': SERVICE_USER, 'password': password,
+                  'project_name': SERVICE_PROJECT})
     register_object_store(keystone_server, cluster.url)
     with cluster:
         yield cluster
@@ -157,7 +102,7 @@ def swift_connection(keystone, name, password):
 def test_pipeline_has_keystone_auth(keystone_cluster):
     conf = pathlib.Path(keystone_cluster.proxy_conf_path()).read_text()
     assert 'authtoken stacksync_auth stacksync_api' in conf
-    assert 'keystoneauth' in conf
+    assert 'keystoneauth' in conf and 'auth_mode = keystone' in conf
     assert 'tempauth' not in conf
 
 
@@ -212,3 +157,120 @@ def test_other_users_account_is_forbidden(keystone_server,  # noqa: F811
     with pytest.raises(client.ClientException) as caught:
         client.get_container(url, intruder, 'private')
     assert caught.value.http_status == 403
+
+
+# -- StackSync in Keystone mode --
+
+API = {'X-StackSync-API': 'v1'}
+
+
+def test_keystone_token_uses_the_api_without_oauth(keystone_server,  # noqa: F811
+                                                   keystone_cluster):
+    import requests
+
+    name, password, created = keystone_user(keystone_server, 'jules')
+    token = keystone_server.token(name, password, name)
+    resp = requests.get(keystone_cluster.url + '/v1/account', timeout=30,
+                        headers=dict(API, **{'X-Auth-Token': token}))
+    assert resp.status_code == 200, resp.text
+    account = resp.json()
+    assert account['name'] == name
+    assert account['keystone_id'] == created.user_id
+    # The same StackSync user on the next request: created once.
+    again = requests.get(keystone_cluster.url + '/v1/account', timeout=30,
+                         headers=dict(API, **{'X-Auth-Token': token}))
+    assert again.json()['id'] == account['id']
+
+
+def test_api_without_a_valid_token_is_401_json(keystone_cluster):
+    import requests
+
+    for headers in (API, dict(API, **{'X-Auth-Token': 'bogus'})):
+        resp = requests.get(keystone_cluster.url + '/v1/account',
+                            headers=headers, timeout=30)
+        assert resp.status_code == 401
+        assert resp.json()['error'] == 401
+
+
+def _oauth_dance(cluster, consumer, name, password):
+    import re
+
+    import requests
+    from requests_oauthlib import OAuth1Session
+
+    session = OAuth1Session(consumer.key, client_secret=consumer.secret,
+                            callback_uri='oob')
+    token = session.fetch_request_token(cluster.url + '/oauth/request_token')
+    answer = requests.post(cluster.url + '/oauth/authorize', timeout=30,
+                           data={'oauth_token': token['oauth_token'],
+                                 'username': name, 'password': password})
+    if answer.status_code != 200:
+        return answer
+    verifier = re.search(r'<code>([^<]+)</code>', answer.text).group(1)
+    return OAuth1Session(
+        consumer.key, client_secret=consumer.secret,
+        resource_owner_key=token['oauth_token'],
+        resource_owner_secret=token['oauth_token_secret'],
+        verifier=verifier).fetch_access_token(
+            cluster.url + '/oauth/access_token')
+
+
+@pytest.fixture(scope='module')
+def consumer(keystone_cluster):
+    from stacksync_swift.metadata import credentials
+    from stacksync_swift.metadata import db
+
+    engine = db.create_engine(keystone_cluster.database_url)
+    yield credentials.CredentialStore(engine).create_consumer('ks-app')
+    engine.dispose()
+
+
+def test_oauth_authorize_checks_keystone_credentials(
+        keystone_server, keystone_cluster, consumer):  # noqa: F811
+    from requests_oauthlib import OAuth1Session
+
+    name, password, created = keystone_user(keystone_server, 'kim')
+    refused = _oauth_dance(keystone_cluster, consumer, name, 'wrong')
+    assert refused.status_code == 401
+    tokens = _oauth_dance(keystone_cluster, consumer, name, password)
+    session = OAuth1Session(consumer.key, client_secret=consumer.secret,
+                            resource_owner_key=tokens['oauth_token'],
+                            resource_owner_secret=tokens[
+                                'oauth_token_secret'])
+    resp = session.get(keystone_cluster.url + '/v1/account', headers=API)
+    assert resp.status_code == 200
+    assert resp.json()['keystone_id'] == created.user_id
+
+
+def test_acls_name_keystone_users_for_tokens_and_signatures(
+        keystone_server, keystone_cluster, consumer):  # noqa: F811
+    """``*:<keystone user id>`` in an ACL admits both ways in."""
+    from requests_oauthlib import OAuth1Session
+    from swiftclient import client
+
+    storage = '%s/v1/%s' % (keystone_cluster.url,
+                            keystone_cluster.storage_account)
+    owner_token = keystone_server.token('stacksync-owner', OWNER_PASSWORD,
+                                        'stacksync')
+    name, password, created = keystone_user(keystone_server, 'lou')
+    container = 'ws-%s' % secrets.token_hex(8)
+    client.put_container(storage, owner_token, container)
+    client.put_object(storage, owner_token, container, 'chk-1', b'shared')
+
+    token = keystone_server.token(name, password, name)
+    tokens = _oauth_dance(keystone_cluster, consumer, name, password)
+    signed = OAuth1Session(consumer.key, client_secret=consumer.secret,
+                           resource_owner_key=tokens['oauth_token'],
+                           resource_owner_secret=tokens[
+                               'oauth_token_secret'])
+    url = '%s/%s/chk-1' % (storage, container)
+    with pytest.raises(client.ClientException) as denied:
+        client.get_object(storage, token, container, 'chk-1')
+    assert denied.value.http_status == 403
+    assert signed.get(url).status_code == 403
+
+    client.post_container(storage, owner_token, container, {
+        'X-Container-Read': '*:%s' % created.user_id})
+    assert client.get_object(storage, token, container, 'chk-1')[1] == \
+        b'shared'
+    assert signed.get(url).content == b'shared'

@@ -104,7 +104,7 @@ PIPELINE_CONF = """
     [filter:listing_formats]
     use = egg:swift#listing_formats
     [filter:authtoken]
-    use = egg:keystonemiddleware#auth_token
+    paste.filter_factory = keystonemiddleware.auth_token:filter_factory
     [filter:keystoneauth]
     use = egg:swift#keystoneauth
     [filter:stacksync_auth]
@@ -142,6 +142,16 @@ def test_good_pipelines_pass(tmp_path, pipeline):
 def test_bad_pipelines_are_refused(tmp_path, pipeline, message):
     with pytest.raises(ValueError, match=message):
         config.check_pipeline(_write(tmp_path, PIPELINE_CONF % pipeline))
+
+
+def test_keystone_mode_needs_auth_token_first(tmp_path):
+    path = _write(tmp_path, PIPELINE_CONF % (
+        'stacksync_auth stacksync_api keystoneauth proxy-server'))
+    with pytest.raises(ValueError, match='auth_token'):
+        config.check_pipeline(path, 'keystone')
+    config.check_pipeline(_write(tmp_path, PIPELINE_CONF % (
+        'authtoken stacksync_auth stacksync_api keystoneauth proxy-server')),
+        'keystone')
 
 
 def test_pipeline_not_loaded_from_a_file_is_not_checked():

@@ -103,7 +103,8 @@ class StackSyncAPI:
 def filter_factory(global_conf, **local_conf):
     settings = config.load(global_conf, local_conf)
     if settings.pipeline_check:
-        config.check_pipeline(global_conf.get('__file__'))
+        config.check_pipeline(global_conf.get('__file__'),
+                             settings.auth_mode)
     register_swift_info('stacksync_api', **settings.swift_info())
 
     def api_filter(app):

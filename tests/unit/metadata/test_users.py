@@ -212,3 +212,40 @@ def test_ids_are_validated(service, bad_id):
         service.get_workspaces(bad_id)
     with pytest.raises(errors.BadRequest):
         service.get_item(1, bad_id)
+
+
+# -- Keystone identities --
+
+def test_keystone_user_is_created_once_with_a_workspace(service):
+    first = service.keystone_user('kid-1', 'erin', email='e@example.com',
+                                  quota_limit=50)
+    again = service.keystone_user('kid-1', 'erin')
+    assert first['id'] == again['id']
+    assert first['keystone_id'] == 'kid-1' and first['name'] == 'erin'
+    assert first['quota_limit'] == 50 and first['email'] == 'e@example.com'
+    assert len(service.get_workspaces(first['id'])) == 1
+    # No password: only Keystone authenticates them.
+    assert service.check_password('erin', '') is None
+
+
+def test_keystone_names_taken_here_get_a_suffix(service):
+    local = service.create_user('erin', password='pw')
+    other = service.keystone_user('abcdef0123456789', 'erin')
+    assert other['id'] != local['id']
+    assert other['name'] == 'erin-abcdef01'
+    # Another domain's erin is yet another user.
+    third = service.keystone_user('99999999ffffffff', 'erin')
+    assert third['name'] == 'erin-99999999'
+
+
+def test_keystone_email_is_refreshed(service):
+    service.keystone_user('kid-2', 'finn')
+    assert service.keystone_user('kid-2', 'finn',
+                                 email='f@example.com')['email'] == \
+        'f@example.com'
+
+
+@pytest.mark.parametrize('bad', [None, '', 'x' * 300, 5])
+def test_keystone_user_validates_its_input(service, bad):
+    with pytest.raises(errors.BadRequest):
+        service.keystone_user(bad, 'gail')
