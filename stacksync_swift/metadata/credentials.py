@@ -22,7 +22,6 @@ Tables (created by migration ``0002_oauth``):
 asks; it returns plain frozen records, never live ORM objects.
 """
 
-import contextlib
 import dataclasses
 import datetime
 import secrets
@@ -34,10 +33,8 @@ from sqlalchemy import BigInteger
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
 from sqlalchemy import delete
-from sqlalchemy import exc
 from sqlalchemy import select
 from sqlalchemy.orm import Mapped
-from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
 from stacksync_swift.metadata import db
@@ -143,10 +140,10 @@ class CredentialStore:
         self.clock = clock
 
     def _writing(self):
-        return _transaction(self.engine)
+        return db.session(self.engine)
 
     def _reading(self):
-        return _transaction(self.read_engine)
+        return db.session(self.read_engine)
 
     def _now(self):
         return datetime.datetime.fromtimestamp(self.clock(),
@@ -264,16 +261,11 @@ class CredentialStore:
                     Nonce.timestamp < int(self.clock()) - NONCE_MEMORY))
                 session.add(Nonce(consumer_key=consumer_key, token=token,
                                   nonce=nonce, timestamp=timestamp))
-        except exc.IntegrityError:
-            return False
+        except errors.Unavailable as error:
+            if db.is_race(error):
+                return False
+            raise
         return True
-
-
-@contextlib.contextmanager
-def _transaction(engine):
-    with Session(engine, expire_on_commit=False) as session, \
-            session.begin():
-        yield session
 
 
 def _consumer_record(row):

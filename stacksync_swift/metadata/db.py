@@ -24,6 +24,7 @@ works from an installed package. ``stacksync-swift db upgrade``, the
 all-in-one and the test fixtures call it.
 """
 
+import contextlib
 import functools
 import os
 
@@ -32,7 +33,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import pool
+from sqlalchemy.orm import Session
+
+from stacksync_swift.metadata import errors
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                           'migrations')
@@ -103,6 +108,52 @@ def _sqlite_on_begin(conn):
         conn.exec_driver_sql('BEGIN')
     else:
         conn.exec_driver_sql('BEGIN IMMEDIATE')
+
+
+@contextlib.contextmanager
+def session(engine):
+    """One transaction: commits on success, rolls back on any error.
+
+    Objects stay readable after the commit (``expire_on_commit=False``),
+    and database failures come out as domain errors (see
+    :func:`translated_errors`). Use ``reader(engine)`` for read-only work.
+    """
+    with translated_errors(), \
+            Session(engine, expire_on_commit=False) as opened, \
+            opened.begin():
+        yield opened
+
+
+@contextlib.contextmanager
+def translated_errors():
+    """Database failures as domain errors; never a raw driver exception.
+
+    An integrity error here is a race the checks could not see (two
+    sessions creating one user name): the caller may retry. Lost
+    connections, lock timeouts and deadlocks are temporary.
+    """
+    try:
+        yield
+    except sa_exc.IntegrityError as error:
+        raise errors.Unavailable('a concurrent change got there first; '
+                                 'try again') from error
+    except sa_exc.DBAPIError as error:
+        if error.connection_invalidated or _is_transient(error):
+            raise errors.Unavailable() from error
+        raise
+
+
+def is_race(error):
+    """True for the Unavailable that an integrity race turned into."""
+    return isinstance(error, errors.Unavailable) and \
+        isinstance(error.__cause__, sa_exc.IntegrityError)
+
+
+def _is_transient(error):
+    code = getattr(error.orig, 'pgcode', None)
+    if code in ('40001', '40P01', '55P03'):
+        return True
+    return 'database is locked' in str(error.orig)
 
 
 def alembic_config(connection=None):

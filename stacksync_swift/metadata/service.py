@@ -46,7 +46,6 @@ synonym, the original API's name for the root).
 """
 
 import base64
-import contextlib
 import dataclasses
 import datetime
 import json
@@ -57,11 +56,9 @@ from typing import Optional
 
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import errors
@@ -142,19 +139,11 @@ class MetadataService:
 
     # -- transactions -----------------------------------------------------
 
-    @contextlib.contextmanager
     def _writing(self):
-        with _translated_db_errors(), \
-                Session(self.engine, expire_on_commit=False) as session, \
-                session.begin():
-            yield session
+        return db.session(self.engine)
 
-    @contextlib.contextmanager
     def _reading(self):
-        with _translated_db_errors(), \
-                Session(self._reader, expire_on_commit=False) as session, \
-                session.begin():
-            yield session
+        return db.session(self._reader)
 
     # -- users and devices ------------------------------------------------
 
@@ -181,7 +170,7 @@ class MetadataService:
                 _new_workspace(session, user, name, is_shared=False)
                 return _user_dict(user)
         except errors.Unavailable as error:
-            if isinstance(error.__cause__, sa_exc.IntegrityError):
+            if db.is_race(error):
                 # Someone created the same name between check and insert.
                 raise errors.Conflict('user %r already exists' % name)
             raise
@@ -219,7 +208,7 @@ class MetadataService:
                     return _user_dict(user)
             except errors.Unavailable as error:
                 # Another proxy created the same identity meanwhile.
-                if not isinstance(error.__cause__, sa_exc.IntegrityError):
+                if not db.is_race(error):
                     raise
         raise errors.Conflict('no free user name for Keystone user %r'
                               % name)
@@ -321,7 +310,7 @@ class MetadataService:
                     return _device_dict(device)
             except errors.Unavailable as error:
                 # Two first uses at once: the second finds the first's row.
-                if not isinstance(error.__cause__, sa_exc.IntegrityError):
+                if not db.is_race(error):
                     raise
         raise errors.Unavailable()
 
@@ -1276,32 +1265,6 @@ def _timestamp(value):
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
     return value.astimezone(datetime.timezone.utc)
-
-
-@contextlib.contextmanager
-def _translated_db_errors():
-    """Database failures as domain errors; never a raw driver exception.
-
-    An integrity error here is a race the checks could not see (two
-    sessions creating one user name): the caller may retry. Lost
-    connections, lock timeouts and deadlocks are temporary.
-    """
-    try:
-        yield
-    except sa_exc.IntegrityError as error:
-        raise errors.Unavailable('a concurrent change got there first; '
-                                 'try again') from error
-    except sa_exc.DBAPIError as error:
-        if error.connection_invalidated or _is_transient(error):
-            raise errors.Unavailable() from error
-        raise
-
-
-def _is_transient(error):
-    code = getattr(error.orig, 'pgcode', None)
-    if code in ('40001', '40P01', '55P03'):
-        return True
-    return 'database is locked' in str(error.orig)
 
 
 # -- passwords --------------------------------------------------------------
