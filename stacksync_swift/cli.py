@@ -10,6 +10,8 @@ Subcommands::
     stacksync-swift consumer-add NAME               prints key and secret
     stacksync-swift consumer-list
     stacksync-swift consumer-del KEY
+    stacksync-swift token-list NAME                 a user's access tokens
+    stacksync-swift token-revoke TOKEN
 
 The database is found, in this order, from ``--database-url``, the
 ``STACKSYNC_DATABASE_URL`` environment variable, ``--config`` (a
@@ -217,6 +219,24 @@ def cmd_consumer_del(args):
     return 0
 
 
+def cmd_token_list(args):
+    metadata, store = _services(args)
+    user = metadata.get_user_by_name(args.name)
+    consumers = {c.key: c.name for c in store.list_consumers()}
+    _table(('TOKEN', 'APPLICATION', 'CREATED'),
+           [(t.token, consumers.get(t.consumer_key, t.consumer_key),
+             t.created_at.strftime('%Y-%m-%d %H:%M:%S'))
+            for t in store.list_access_tokens(user['id'])])
+    return 0
+
+
+def cmd_token_revoke(args):
+    _, store = _services(args)
+    store.revoke_access_token(args.token)
+    print('Revoked; requests signed with it are refused from now on.')
+    return 0
+
+
 def _table(header, rows):
     widths = [max(len(str(cell)) for cell in column)
               for column in zip(header, *rows)]
@@ -294,6 +314,15 @@ def build_parser():
         'consumer-del', help='delete an OAuth application and its tokens')
     drop.add_argument('key')
     drop.set_defaults(func=cmd_consumer_del)
+
+    tokens = commands.add_parser('token-list',
+                                 help="list a user's OAuth access tokens")
+    tokens.add_argument('name')
+    tokens.set_defaults(func=cmd_token_list)
+    revoke = commands.add_parser('token-revoke',
+                                 help='revoke an OAuth access token')
+    revoke.add_argument('token')
+    revoke.set_defaults(func=cmd_token_revoke)
     return parser
 
 

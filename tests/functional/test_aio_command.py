@@ -6,8 +6,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import types
 
 from swiftclient import client as swiftclient
+
+from tests.functional import test_oauth
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
@@ -23,6 +26,21 @@ def _processes_mentioning(text, besides):
         if text in cmdline and int(pid) != besides:
             pids.append(int(pid))
     return pids
+
+
+def _demo_oauth_dance(banner):
+    """The printed demo user and consumer complete the OAuth dance."""
+    def field(label):
+        return re.search(r'%s\s+(\S+)' % label, banner).group(1)
+
+    consumer = types.SimpleNamespace(key=field('Consumer key'),
+                                     secret=field('Consumer secret'))
+    user = {'name': field('User name'), 'password': field('Password')}
+    endpoint = types.SimpleNamespace(url=field('Proxy endpoint'))
+    tokens = test_oauth.dance(endpoint, consumer, user)
+    account = test_oauth.signed(consumer, tokens).get(
+        endpoint.url + '/v1/account', headers=test_oauth.API).json()
+    assert account['name'] == 'demo'
 
 
 def test_aio_command_serves_swift_and_stops_on_ctrl_c(tmp_path):
@@ -46,6 +64,7 @@ def test_aio_command_serves_swift_and_stops_on_ctrl_c(tmp_path):
         conn.put_object('c', 'o', b'kept')
         assert conn.get_object('c', 'o')[1] == b'kept'
         conn.close()
+        _demo_oauth_dance(text)
         children = _processes_mentioning(str(state), besides=proc.pid)
         assert len(children) == 4
     finally:

@@ -67,3 +67,20 @@ def test_password_prompt_must_match(run, monkeypatch):
     monkeypatch.setattr(cli.getpass, 'getpass', lambda prompt: next(answers))
     status, _, err = run('user-add', 'dave', '--password')
     assert status == 1 and 'differ' in err
+
+
+def test_tokens_are_listed_and_revoked(run, tmp_path):
+    from stacksync_swift.metadata import credentials
+
+    run('user-add', 'erin', '--password', 'pw')
+    key = re.search(r'key:\s+(\S+)', run('consumer-add', 'app')[1]).group(1)
+    engine = db.create_engine('sqlite:///%s' % (tmp_path / 'meta.sqlite'))
+    store = credentials.CredentialStore(engine)
+    user_id = int(re.search(r'^(\d+)\s+erin', run('user-list')[1],
+                            re.M).group(1))
+    store.save_access_token(key, user_id, 't' * 30, 's' * 30)
+    assert re.search(r't{30}\s+app', run('token-list', 'erin')[1])
+    assert run('token-revoke', 't' * 30)[0] == 0
+    assert store.get_access_token('t' * 30) is None
+    assert run('token-revoke', 't' * 30)[0] == 1
+    engine.dispose()
