@@ -44,6 +44,10 @@ class LocalMemcache:
             raise_on_error=False):
         # Serialized values are stored as JSON text, so a caller mutating
         # what it got back cannot change the cache, as with memcached.
+        # Like MemcacheRing, bytes are decoded before JSON (auth_token
+        # caches its tokens so).
+        if serialize and isinstance(value, bytes):
+            value = value.decode('utf-8')
         stored = (json.dumps(value),) if serialize else value
         with self._lock:
             self._items[key] = (stored, self._expiry(time))

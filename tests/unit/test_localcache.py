@@ -45,3 +45,9 @@ def test_incr_decr_and_multi():
     assert cache.get_multi(['a', 'b', 'c'], 'server') == [1, [2], None]
     cache.set('raw', b'bytes', serialize=False)
     assert cache.get('raw') == b'bytes'
+
+
+def test_bytes_are_decoded_before_json_like_memcachering():
+    cache = LocalMemcache()
+    cache.set('token', b'{"user": "erin"}')
+    assert cache.get('token') == '{"user": "erin"}'
