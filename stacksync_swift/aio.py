@@ -319,6 +319,8 @@ class AllInOne:
                 'project_domain_id': 'default',
                 # OAuth-signed requests carry no Keystone token.
                 'delay_auth_decision': 'true',
+                # Validated tokens in the proxy's cache, as Swift advises.
+                'cache': 'swift.cache',
             },
             'filter:keystoneauth': {
                 'use': 'egg:swift#keystoneauth',
