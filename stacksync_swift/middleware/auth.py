@@ -310,8 +310,14 @@ class StackSyncAuth:
         return self.settings.oauth_base_url or req.host_url
 
     def _oauth_request(self, req):
-        """The URI, body and headers oauthlib must see for this request."""
-        uri = self._base_url(req) + req.path_info
+        """The URI, body and headers oauthlib must see for this request.
+
+        The signature covers the path exactly as the client sent it, still
+        percent-encoded (RFC 5849 3.4.1.2).
+        """
+        path = req.environ.get('RAW_PATH_INFO') or \
+            swob.wsgi_quote(req.path_info)
+        uri = self._base_url(req) + path
         if req.query_string:
             uri += '?' + req.query_string
         headers = {name: req.headers[name]

@@ -209,6 +209,13 @@ def test_signed_api_request_reaches_the_api(pipeline, swift, signer):
     assert swift.calls == []
 
 
+def test_signature_covers_the_percent_encoded_path(pipeline, swift, signer):
+    path = '/v1/AUTH_ss/ws-1/caf%C3%A9%20menu.txt'
+    swift.register('GET', path, 200, body=b'x')
+    resp = signed_request(signer, path).get_response(pipeline)
+    assert resp.status_int == 200, resp.body
+
+
 def test_tampered_signature_is_refused(pipeline, swift, signer):
     req = signed_request(signer, '/v1/AUTH_ss/ws-1/chk-1')
     req.path_info = '/v1/AUTH_ss/ws-1/chk-2'
