@@ -26,7 +26,8 @@ The tables, and the queries their indexes serve:
     and the ordered chunk names of each version.
 ``outbox``
     Events written in the transaction of the change they announce and
-    published after it (DESIGN.md section 6).
+    published after it (DESIGN.md section 6); ``published`` is the order
+    the relay published them in, which the embedded transport reads by.
 
 Ids are integers: 64-bit on PostgreSQL, SQLite's ``INTEGER PRIMARY KEY``
 (its rowid, the only column type it autoincrements) there. Timestamps are
@@ -258,3 +259,7 @@ class Outbox(Base):
         UTCDateTime, default=utcnow)
     sent_at: Mapped[Optional[datetime.datetime]] = mapped_column(
         UTCDateTime)
+    # The relay's publication order, gap-free across the database: the
+    # embedded event transport reads the outbox by it (see events.py).
+    published: Mapped[Optional[int]] = mapped_column(
+        BigInteger, unique=True, index=True)

@@ -1,53 +1,207 @@
+"""The EventHub: relay, listener and long polls, without a real broker.
+
+The broker path runs on Kombu's in-process ``memory://`` transport, the
+embedded path on an SQLite file; ``tests/functional/test_events.py`` runs
+both against RabbitMQ and across processes.
+"""
+
+import threading
+import time
+import types
+
+import pytest
+
 from stacksync_swift import config
 from stacksync_swift import events
+from stacksync_swift import eventsclient
+from stacksync_swift import services as services_module
+from stacksync_swift.metadata import db
+from stacksync_swift.metadata import errors
+from stacksync_swift.metadata import outbox
+
+WAKE_LIMIT = 1.0
 
 
-class FakeMetadata:
-    def __init__(self, cursors):
-        self.cursors = list(cursors)
-
-    def get_workspace(self, user_id, workspace_id):
-        cursor = self.cursors.pop(0) if len(self.cursors) > 1 \
-            else self.cursors[0]
-        return {'id': workspace_id, 'cursor': cursor}
+@pytest.fixture
+def database_url(tmp_path):
+    url = 'sqlite:///%s' % (tmp_path / 'metadata.sqlite')
+    db.upgrade(url)
+    return url
 
 
-class Services:
-    def __init__(self, metadata):
-        self.metadata = metadata
+def make_hub(database_url, events_url=''):
+    settings = config.Settings(database_url=database_url,
+                               events_url=events_url)
+    return events.EventHub(settings, services_module.Services(settings))
 
 
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-        self.slept = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
+@pytest.fixture(params=['embedded', 'memory'])
+def hub(request, database_url):
+    events_url = 'memory://' if request.param == 'memory' else ''
+    made = make_hub(database_url, events_url)
+    yield made
+    made.close()
+    made.engine.dispose()
 
 
-def hub(cursors, clock):
-    return events.EventHub(config.Settings(), Services(FakeMetadata(cursors)),
-                           clock=clock, sleep=clock.sleep)
+@pytest.fixture
+def alice(hub):
+    user = hub.metadata.create_user('alice')
+    workspace = hub.metadata.get_workspaces(user['id'])[0]
+    return types.SimpleNamespace(id=user['id'], workspace=workspace['id'])
 
 
-def test_wait_returns_as_soon_as_the_workspace_moves():
-    clock = Clock()
-    assert hub([5, 5, 6], clock).wait(1, 2, cursor=5, timeout=30) == 6
-    assert len(clock.slept) == 2
+def commit(hub, who, name):
+    hub.metadata.create_folder(who.id, who.workspace, None, name)
+    hub.committed()
 
 
-def test_wait_gives_up_at_the_timeout():
-    clock = Clock()
-    assert hub([5], clock).wait(1, 2, cursor=5, timeout=1) == 5
-    assert abs(sum(clock.slept) - 1) < 1e-9
+def wait_in_thread(hub, who, cursor, timeout=10):
+    result = {}
+
+    def run():
+        result['cursor'] = hub.wait(who.id, who.workspace, cursor, timeout)
+        result['at'] = time.monotonic()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
 
 
-def test_wait_returns_at_once_when_already_past():
-    clock = Clock()
-    assert hub([9], clock).wait(1, 2, cursor=5, timeout=30) == 9
-    assert clock.slept == []
+def test_a_commit_wakes_a_long_poll(hub, alice):
+    hub.committed()
+    assert hub.listening.wait(5)
+    thread, result = wait_in_thread(hub, alice, 0)
+    time.sleep(0.3)
+    assert thread.is_alive()
+    started = time.monotonic()
+    commit(hub, alice, 'a')
+    thread.join(5)
+    assert result['cursor'] == 1
+    assert result['at'] - started < WAKE_LIMIT
+
+
+def test_wait_returns_at_once_when_already_past(hub, alice):
+    commit(hub, alice, 'a')
+    started = time.monotonic()
+    assert hub.wait(alice.id, alice.workspace, 0, 30) == 1
+    assert time.monotonic() - started < WAKE_LIMIT
+
+
+def test_wait_gives_up_at_the_timeout(hub, alice):
+    started = time.monotonic()
+    assert hub.wait(alice.id, alice.workspace, 0, 0.3) == 0
+    assert 0.3 <= time.monotonic() - started < 2
+    assert hub._waiters == {}
+
+
+def test_wait_refuses_a_workspace_the_user_cannot_see(hub, alice):
+    bob = hub.metadata.create_user('bob')
+    with pytest.raises(errors.NotFound):
+        hub.wait(bob['id'], alice.workspace, 0, 1)
+
+
+def test_a_commit_in_another_process_wakes_the_poll(database_url):
+    """Two hubs on one database stand for two proxies (embedded)."""
+    here, there = make_hub(database_url), make_hub(database_url)
+    try:
+        user = here.metadata.create_user('alice')
+        who = types.SimpleNamespace(
+            id=user['id'],
+            workspace=here.metadata.get_workspaces(user['id'])[0]['id'])
+        here.committed()
+        assert here.listening.wait(5)
+        thread, result = wait_in_thread(here, who, 0)
+        time.sleep(0.3)
+        started = time.monotonic()
+        commit(there, who, 'a')
+        thread.join(5)
+        assert result['cursor'] == 1
+        assert result['at'] - started < WAKE_LIMIT
+    finally:
+        for hub in (here, there):
+            hub.close()
+            hub.engine.dispose()
+
+
+def test_the_broker_gets_each_event_once(database_url):
+    hub = make_hub(database_url, 'memory://')
+    got = []
+    stopping = threading.Event()
+    ready = threading.Event()
+    user = hub.metadata.create_user('alice')
+    workspace = hub.metadata.get_workspaces(user['id'])[0]['id']
+    listener = threading.Thread(target=eventsclient.listen, args=(
+        'memory://', ['workspace.%d' % workspace], got.append, stopping),
+        kwargs={'ready': ready.set})
+    listener.start()
+    try:
+        assert ready.wait(5)
+        hub.metadata.create_folder(user['id'], workspace, None, 'a')
+        hub.committed()
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert [(e['type'], e['cursor']) for e in got] == [('commit', 1)]
+    finally:
+        stopping.set()
+        listener.join(5)
+        hub.close()
+        hub.engine.dispose()
+
+
+def test_committed_never_blocks_when_the_broker_is_down(database_url):
+    hub = make_hub(database_url, 'amqp://guest:guest@127.0.0.1:9//')
+    try:
+        user = hub.metadata.create_user('alice')
+        workspace = hub.metadata.get_workspaces(user['id'])[0]['id']
+        started = time.monotonic()
+        for n in range(20):
+            hub.metadata.create_folder(user['id'], workspace, None, str(n))
+            hub.committed()
+        assert time.monotonic() - started < 5
+        time.sleep(0.5)
+        with hub.engine.connect() as connection:
+            assert outbox.backlog(connection) == 20
+    finally:
+        hub.close()
+        hub.engine.dispose()
+
+
+def test_the_embedded_transport_must_use_the_metadata_database():
+    settings = config.Settings(database_url='sqlite:////tmp/a.sqlite',
+                               events_url='sqla+sqlite:////tmp/b.sqlite')
+    with pytest.raises(ValueError, match='metadata database'):
+        events.transport_for(settings, None)
+
+
+def test_hub_for_is_one_hub_per_database():
+    settings = config.Settings(database_url='sqlite:////tmp/x.sqlite')
+    services = types.SimpleNamespace(metadata=None, engine=None)
+    assert events.hub_for(settings, services) is \
+        events.hub_for(settings, services)
+
+
+@pytest.mark.parametrize('pattern,key,matches', [
+    ('workspace.*', 'workspace.7', True),
+    ('workspace.*', 'user.7', False),
+    ('workspace.*', 'workspace.7.x', False),
+    ('#', 'user.3', True),
+    ('workspace.#', 'workspace', True),
+    ('workspace.7', 'workspace.7', True),
+    ('workspace.7', 'workspace.70', False),
+])
+def test_topic_matches(pattern, key, matches):
+    assert eventsclient.topic_matches(pattern, key) is matches
+
+
+def test_the_deduplicator_drops_repeats():
+    dedup = eventsclient.Deduplicator(remember=2)
+    first = {'id': 1, 'type': 'commit', 'workspace': 7, 'cursor': 3}
+    later = {'id': 2, 'type': 'commit', 'workspace': 7, 'cursor': 5}
+    other = {'id': 3, 'type': 'commit', 'workspace': 8, 'cursor': 1}
+    assert [dedup.fresh(e) for e in (first, later, first, later, other)] \
+        == [True, True, False, False, True]
+    member = {'id': 9, 'type': 'membership', 'user': 4}
+    assert dedup.fresh(member) and not dedup.fresh(member)
