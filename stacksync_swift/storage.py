@@ -23,14 +23,30 @@ Contracts (DESIGN.md "Chunks"):
 
 Failures of Swift raise :class:`StorageError` with Swift's status; the API
 maps them to its JSON errors. Memory stays flat whatever the file size: an
-upload holds FastCDC's 8 MiB buffer and one chunk (at most 4 MiB, see
+upload holds FastCDC's 8 MiB buffer and the chunks in flight (at most
+:data:`PUT_CONCURRENCY` of them, each at most 4 MiB, see
 :mod:`stacksync_swift.chunking`), a download one Swift read buffer.
+
+Concurrency: :meth:`ChunkStore.store_stream` keeps up to
+:data:`PUT_CONCURRENCY` chunk PUTs in flight in eventlet green threads
+while it reads and cuts the next chunk, and :meth:`ChunkStore.chunk_sizes`
+sends its HEADs the same way. In the proxy (eventlet monkey-patched) they
+overlap; called from plain threads (tests, tools) the green threads simply
+run one after another, with the same results and the same memory bound.
+
+Chunk sizes and existence are facts that never change once a chunk is
+stored (write-once), so the store remembers them per process
+(:data:`KNOWN_CHUNKS` entries at most): a Range download or a commit check
+sends a HEAD only for chunks this process has not seen yet.
 """
 
+import collections
 import hashlib
 import json
 from typing import NamedTuple
 
+from eventlet import GreenPile
+from eventlet import GreenPool
 from swift.common.utils import FileLikeIter
 from swift.common.utils import close_if_possible
 from swift.common.utils import closing_if_possible
@@ -47,6 +63,13 @@ LISTING_LIMIT = 1000
 # Listing-and-deleting rounds before a container that keeps answering 409
 # (objects written concurrently) is reported as not empty.
 DELETE_ROUNDS = 3
+# Chunk PUTs in flight per upload (and HEADs per size or existence check).
+# Measured on the all-in-one (benchmarks/bench_api.py): 4 keeps the object
+# server busy while the proxy cuts and hashes the next chunk.
+PUT_CONCURRENCY = 4
+# Remembered (container, chunk) -> size entries per process (about 150 bytes
+# each).
+KNOWN_CHUNKS = 200000
 
 
 class StorageError(Exception):
@@ -109,10 +132,13 @@ class ChunkStore:
     ``swift.infocache``.
     """
 
-    def __init__(self, app, account, logger=None):
+    def __init__(self, app, account, logger=None,
+                 concurrency=PUT_CONCURRENCY):
         self.app = app
         self.account = account
         self.logger = logger or get_logger({}, log_route='stacksync_storage')
+        self.concurrency = concurrency
+        self._known = _KnownChunks(KNOWN_CHUNKS)
 
     # -- subrequests -------------------------------------------------------
 
@@ -190,6 +216,7 @@ class ChunkStore:
     def delete_container(self, env, container):
         """Delete every object, then the container; a missing one is fine."""
         path = self._path(container)
+        self._known.forget(container)
         for _round in range(DELETE_ROUNDS):
             self._delete_objects(env, container)
             status, _ = self._call(env, 'DELETE', path)
@@ -231,13 +258,39 @@ class ChunkStore:
     # -- chunks ------------------------------------------------------------
 
     def chunk_exists(self, env, container, name):
+        """Ask Swift (always) whether the chunk is stored."""
+        return self._head_chunk(env, container, name) is not None
+
+    def chunk_size(self, env, container, name):
+        """The stored chunk's size in bytes, or None when it is missing.
+
+        Asks Swift only about chunks this process has not seen stored.
+        """
+        size = self._known.get(container, name)
+        if size is not None:
+            return size
+        return self._head_chunk(env, container, name)
+
+    def _head_chunk(self, env, container, name):
         path = self._path(container, name)
-        status, _ = self._call(env, 'HEAD', path)
-        if status == 200:
-            return True
+        status, headers = self._call(env, 'HEAD', path)
         if status == 404:
-            return False
-        return self._fail('HEAD', path, status)
+            return None
+        if status != 200:
+            return self._fail('HEAD', path, status)
+        size = int(headers.get('Content-Length', 0))
+        self._known.add(container, name, size)
+        return size
+
+    def chunk_sizes(self, env, container, names):
+        """Sizes of ``names`` in order (None for missing ones).
+
+        HEADs only the chunks not known yet, :attr:`concurrency` at a time.
+        """
+        pile = GreenPile(GreenPool(self.concurrency))
+        for name in names:
+            pile.spawn(self.chunk_size, env, container, name)
+        return list(pile)
 
     def put_chunk(self, env, container, name, data, verify=True):
         """Store one chunk unless its name is already there.
@@ -258,7 +311,9 @@ class ChunkStore:
                    'Content-Length': str(len(data)),
                    'Content-Type': 'application/octet-stream'}
         status, _ = self._call(env, 'PUT', path, headers, data)
-        return self._written(status, 'PUT', path)
+        written = self._written(status, 'PUT', path)
+        self._known.add(container, name, len(data))
+        return written
 
     def _written(self, status, method, path):
         """Map a write-once PUT's status to True (written) / False (there).
@@ -283,24 +338,51 @@ class ChunkStore:
         HEAD-then-PUT of a new 1 MiB chunk adds a round trip to the PUT
         (2.4 + 13.7 ms). Files are mostly new chunks, so the PUT wins.
 
+        Up to :attr:`concurrency` PUTs are in flight while the next chunk is
+        read; the pool's limit is the back pressure that bounds memory. The
+        call returns only when every PUT has ended, so a caller that then
+        commits never references a chunk that is not stored; the first
+        failure is raised after the others have ended.
+
         :param reader: file-like with ``read(n)`` (``wsgi.input``)
         :param length: the bytes it holds, when known (Content-Length); a
             shorter stream raises :class:`chunking.TruncatedStream`
         :returns: :class:`StoredContent`
         """
         content = chunking.iter_chunks(reader, length)
+        pool = GreenPool(self.concurrency)
+        puts, failures = [], []
+        try:
+            for chunk in content:
+                if failures:
+                    break
+                # The name was just computed from these bytes: no need to
+                # hash them again.
+                puts.append((chunk.name, chunk.size, pool.spawn(
+                    self._put_noting_failure, failures, env, container,
+                    chunk.name, chunk.data)))
+                del chunk
+        finally:
+            pool.waitall()
+        if failures:
+            raise failures[0]
         chunks = []
         new_chunks = new_bytes = 0
-        for chunk in content:
-            # The name was just computed from these bytes: no need to hash
-            # them again.
-            if self.put_chunk(env, container, chunk.name, chunk.data,
-                              verify=False):
+        for name, size, put in puts:
+            if put.wait():
                 new_chunks += 1
-                new_bytes += chunk.size
-            chunks.append((chunk.name, chunk.size))
+                new_bytes += size
+            chunks.append((name, size))
         return StoredContent(chunks, content.size, content.sha256,
                              new_chunks, new_bytes)
+
+    def _put_noting_failure(self, failures, env, container, name, data):
+        """put_chunk for a green thread: a failure is kept, not raised."""
+        try:
+            return self.put_chunk(env, container, name, data, verify=False)
+        except Exception as error:
+            failures.append(error)
+            return False
 
     def copy_chunk(self, env, src_container, dst_container, name):
         """Copy a chunk into another workspace, server side, write-once.
@@ -362,10 +444,28 @@ class ChunkStore:
             yield from self._read_chunk(env, container, name, size,
                                         first, last, verify)
 
+    def iter_chunks(self, env, container, names, verify=True):
+        """Stream whole chunks ``names`` one after another.
+
+        Needs no sizes (a full download): each chunk is checked against its
+        own Content-Length and, with ``verify``, its name. Like
+        :meth:`iter_content`, a generator that raises
+        :class:`StorageError` where a chunk is missing or corrupt.
+        """
+        for name in names:
+            yield from self.read_chunk(env, container, name, verify)
+
+    def read_chunk(self, env, container, name, verify=True):
+        """Stream one whole chunk, checked as :meth:`iter_chunks` does."""
+        return self._read_chunk(env, container, name, None, 0, None, verify)
+
     def _read_chunk(self, env, container, name, size, first, last, verify):
-        """Bytes ``[first, last)`` of one chunk of ``size`` bytes."""
+        """Bytes ``[first, last)`` of one chunk of ``size`` bytes.
+
+        ``size`` None reads the whole chunk, whatever its size.
+        """
         path = self._path(container, name)
-        whole = first == 0 and last == size
+        whole = size is None or (first == 0 and last == size)
         headers = {} if whole else {'Range': 'bytes=%d-%d' % (first,
                                                               last - 1)}
         resp = self._response(env, 'GET', path, headers)
@@ -373,6 +473,8 @@ class ChunkStore:
             if resp.status_int != (200 if whole else 206):
                 self._fail('GET', path, resp.status_int)
             hasher = hashlib.sha256() if whole and verify else None
+            if size is None:
+                last = resp.content_length
             received = 0
             for piece in resp.app_iter:
                 received += len(piece)
@@ -403,3 +505,27 @@ def _pieces(chunks, start, end):
             return
         yield (name, size, max(start, chunk_start) - chunk_start,
                min(end, offset) - chunk_start)
+
+
+class _KnownChunks:
+    """(container, chunk name) -> size of chunks known to be stored.
+
+    Bounded: the oldest entries go first. Safe for green threads (plain
+    dict operations, no switch in between).
+    """
+
+    def __init__(self, limit):
+        self.limit = limit
+        self._sizes = collections.OrderedDict()
+
+    def get(self, container, name):
+        return self._sizes.get((container, name))
+
+    def add(self, container, name, size):
+        self._sizes[(container, name)] = size
+        while len(self._sizes) > self.limit:
+            self._sizes.popitem(last=False)
+
+    def forget(self, container):
+        for key in [key for key in self._sizes if key[0] == container]:
+            del self._sizes[key]

@@ -257,7 +257,8 @@ def test_store_stream_fails_on_a_swift_error(store, swift, env):
     with pytest.raises(storage.StorageError) as caught:
         store.store_stream(env, 'ws', io.BytesIO(data))
     assert caught.value.status == 503
-    assert len(swift.calls) == 1
+    # It stops reading: only the PUTs already in flight were sent.
+    assert 1 <= len(swift.calls) <= store.concurrency
 
 
 def test_store_stream_of_a_truncated_upload(store, swift, env):

@@ -37,22 +37,44 @@ Options (shared with ``stacksync_auth``, see
     Bytes a new user may store; ``0`` for no limit. Default: 10 GiB
 ``pipeline_check``
     Refuse to start when the pipeline order is wrong. Default: ``true``
+``long_poll_timeout``
+    The longest a ``changes/wait`` request waits, in seconds.
+    Default: ``300``
+
+Resources (DESIGN.md section 4; the OpenAPI document, served at
+``GET /v1/openapi.json``, describes each): files and their data, versions
+and restore (:mod:`.files`), folders (:mod:`.folders`), the account
+(:mod:`.account`), deltas, long poll and commit (:mod:`.workspaces`) and
+chunks (:mod:`.chunks`). File data is stored as content-defined chunks in
+the workspace's container (:mod:`stacksync_swift.storage`); a user's private
+container is created, with ACLs naming the user, on their first request
+(:mod:`.containers`).
 
 Errors are JSON, ``{"error": <status>, "description": "..."}``, with the
-status codes of the original StackSync API; no input yields a 500.
+status codes of the original StackSync API; no input yields a 500. Swift
+failing below us is a ``503``.
 """
 
 from swift.common import swob
 from swift.common.registry import register_swift_info
 from swift.common.utils import get_logger
 
+from stacksync_swift import chunking
 from stacksync_swift import config
+from stacksync_swift import events
 from stacksync_swift import services
+from stacksync_swift import storage
 from stacksync_swift.metadata import errors as metadata_errors
 from stacksync_swift.middleware import common
 from stacksync_swift.middleware import errors
 from stacksync_swift.middleware.api import account  # noqa: F401 (routes)
+from stacksync_swift.middleware.api import chunks  # noqa: F401 (routes)
+from stacksync_swift.middleware.api import containers
+from stacksync_swift.middleware.api import files  # noqa: F401 (routes)
+from stacksync_swift.middleware.api import folders  # noqa: F401 (routes)
+from stacksync_swift.middleware.api import openapi  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import router
+from stacksync_swift.middleware.api import workspaces  # noqa: F401
 
 SUPPORTED_VERSIONS = ('v1', 'v2')
 
@@ -67,6 +89,11 @@ class StackSyncAPI:
         self.router = router.Router()
         self.services = services.for_settings(settings)
         self.metadata = self.services.metadata
+        self.storage = storage.ChunkStore(app, settings.storage_account,
+                                          self.logger)
+        self.events = events.hub_for(settings, self.services)
+        self.containers = containers.WorkspaceContainers(
+            self.metadata, self.storage, self.logger)
 
     def __call__(self, env, start_response):
         # Our own subrequests never carry the API header.
@@ -80,6 +107,12 @@ class StackSyncAPI:
             return err(env, start_response)
         except metadata_errors.MetadataError as err:
             return errors.from_metadata(err)(env, start_response)
+        except chunking.TruncatedStream as err:
+            return errors.BadRequest(str(err))(env, start_response)
+        except storage.StorageError as err:
+            self.logger.error('storage failure in stacksync_api: %s', err)
+            return errors.ServiceUnavailable(
+                'the storage failed; try again')(env, start_response)
         except Exception:
             # The last line of defence: a bug must not become a traceback
             # in the client's face, nor a bare 500 without a JSON body.
@@ -93,11 +126,14 @@ class StackSyncAPI:
             raise errors.BadRequest(
                 'unsupported API version %r; use one of %s'
                 % (version, ', '.join(SUPPORTED_VERSIONS)))
-        if req.environ.get('stacksync.user') is None:
-            raise errors.Unauthorized(
-                'sign the request with an OAuth 1.0a access token')
-        controller, method = self.router.route(req)
-        return method(controller(self, req))
+        controller, method, args = self.router.match(req)
+        if controller.needs_user:
+            user = req.environ.get('stacksync.user')
+            if user is None:
+                raise errors.Unauthorized(
+                    'sign the request with an OAuth 1.0a access token')
+            self.containers.ensure_private(req.environ, user)
+        return method(controller(self, req, **args))
 
 
 def filter_factory(global_conf, **local_conf):

@@ -206,7 +206,10 @@ def test_signed_api_request_reaches_the_api(pipeline, swift, signer):
         'X-StackSync-API': 'v1'}).get_response(pipeline)
     assert resp.status_int == 200
     assert json.loads(resp.body)['name'] == 'alice'
-    assert swift.calls == []
+    # The only subrequest: the user's private container, made on first use.
+    call, = swift.calls
+    assert (call['method'], call['source']) == ('PUT', 'SS')
+    assert call['path'].startswith('/v1/AUTH_ss/ws-')
 
 
 def test_signature_covers_the_percent_encoded_path(pipeline, swift, signer):
