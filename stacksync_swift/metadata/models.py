@@ -24,6 +24,16 @@ The tables, and the queries their indexes serve:
 ``item_versions``, ``version_chunks``
     The history: one row per version (deletes included), never updated,
     and the ordered chunk names of each version.
+``share_proposals``
+    An offer to share a folder with a user (``pending`` until the
+    addressee accepts or declines). The addressee's inbox reads
+    ``(addressee_id, status)``.
+``mounts``
+    Folder items that stand for the root of a shared workspace: the
+    owner's shared folder and a mount in each member's root (see
+    :mod:`stacksync_swift.sharing`). ``workspaces.acl_version`` counts the
+    workspace's membership changes and ``acl_synced`` is the version last
+    written to the container's ACLs; they differ while Swift owes an update.
 ``outbox``
     Events written in the transaction of the change they announce and
     published after it (DESIGN.md section 6); ``published`` is the order
@@ -151,6 +161,11 @@ class Workspace(Base):
     encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime.datetime] = mapped_column(
         UTCDateTime, default=utcnow)
+    # Membership changes so far, and the one the container's ACLs show.
+    acl_version: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default='0')
+    acl_synced: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default='0')
 
 
 class WorkspaceMember(Base):
@@ -263,3 +278,42 @@ class Outbox(Base):
     # embedded event transport reads the outbox by it (see events.py).
     published: Mapped[Optional[int]] = mapped_column(
         BigInteger, unique=True, index=True)
+
+
+# Proposal states.
+PENDING = 'pending'
+ACCEPTED = 'accepted'
+DECLINED = 'declined'
+
+
+class ShareProposal(Base):
+    __tablename__ = 'share_proposals'
+    __table_args__ = (
+        Index('ix_share_proposals_addressee_id_status',
+              'addressee_id', 'status'),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # The owner's folder: the one that becomes (or is) the shared one.
+    folder_id: Mapped[int] = mapped_column(
+        ForeignKey('items.id', ondelete='CASCADE'), index=True)
+    sender_id: Mapped[int] = mapped_column(
+        ForeignKey('users.id', ondelete='CASCADE'), index=True)
+    addressee_id: Mapped[int] = mapped_column(
+        ForeignKey('users.id', ondelete='CASCADE'))
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        UTCDateTime, default=utcnow)
+    answered_at: Mapped[Optional[datetime.datetime]] = mapped_column(
+        UTCDateTime)
+
+
+class Mount(Base):
+    __tablename__ = 'mounts'
+
+    # A folder item whose contents are the root of ``workspace_id``.
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey('items.id', ondelete='CASCADE'), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey('workspaces.id', ondelete='CASCADE'), index=True)

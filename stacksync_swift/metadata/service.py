@@ -40,6 +40,10 @@ Rules every operation follows (DESIGN.md section 5):
 * **Events.** Each write adds one outbox row (routing key
   ``workspace.<id>``) in its own transaction; the events relay publishes
   it later.
+* **Sharing.** A shared folder is a workspace of its own, reached through
+  mount items (metadata key ``mount_workspace_id``): listing a mount lists
+  that workspace's root, and nothing is created in, moved into or deleted
+  with a mount. :mod:`.shares` has the rules.
 
 The root folder of a workspace is ``parent_id`` None (0 is accepted as a
 synonym, the original API's name for the root).
@@ -64,6 +68,7 @@ from stacksync_swift.metadata import db
 from stacksync_swift.metadata import errors
 from stacksync_swift.metadata import models
 from stacksync_swift.metadata import names
+from stacksync_swift.metadata import shares
 from stacksync_swift.metadata.models import DELETED
 from stacksync_swift.metadata.models import Device
 from stacksync_swift.metadata.models import Item
@@ -426,8 +431,11 @@ class MetadataService:
                 if not folder.is_folder:
                     raise errors.BadRequest('item %d is not a folder'
                                             % folder.id)
-                workspace = session.get(Workspace, folder.workspace_id)
                 meta = _metas(session, [folder])[0]
+                place = shares.resolve_folder(session, user_id, folder.id)
+                workspace = session.get(Workspace, place['workspace_id'])
+                if place['parent_id'] is None:
+                    folder = None
             query = select(Item).where(
                 Item.workspace_id == workspace.id,
                 _parent_is(folder.id if folder else None)).order_by(
@@ -612,6 +620,57 @@ class MetadataService:
             change.finish()
             return {'results': results, 'cursor': change.workspace.seq}
 
+    # -- sharing (the rules are in shares.py) -------------------------------
+
+    def propose_share(self, user_id, folder_id, addressees, role):
+        """Offer a folder to users by name; returns the proposals."""
+        with self._writing() as session:
+            return shares.propose(session, user_id, folder_id, addressees,
+                                  role)
+
+    def list_proposals(self, user_id):
+        """The pending proposals addressed to the user."""
+        with self._reading() as session:
+            return shares.list_proposals(session, user_id)
+
+    def decline_proposal(self, user_id, proposal_id):
+        with self._writing() as session:
+            return shares.decline(session, user_id, proposal_id)
+
+    def accept_proposal(self, user_id, proposal_id, container=None,
+                        copied=()):
+        """Join the shared folder; see :func:`.shares.accept`."""
+        with self._writing() as session:
+            return shares.accept(session, user_id, proposal_id, container,
+                                 copied)
+
+    def remove_member(self, user_id, folder_id, member_name=None):
+        """Unshare a folder with a member, or leave it."""
+        with self._writing() as session:
+            return shares.remove_member(session, user_id, folder_id,
+                                        member_name)
+
+    def share_members(self, user_id, folder_id):
+        with self._reading() as session:
+            return shares.members(session, user_id, folder_id)
+
+    def resolve_folder(self, user_id, folder_id):
+        """``{"workspace_id", "parent_id"}`` for children of a folder."""
+        with self._reading() as session:
+            return shares.resolve_folder(session, user_id, folder_id)
+
+    def acl_state(self, workspace_id):
+        with self._reading() as session:
+            return shares.acl_state(session, workspace_id)
+
+    def mark_acls_synced(self, workspace_id, version):
+        with self._writing() as session:
+            return shares.mark_acls_synced(session, workspace_id, version)
+
+    def acl_workspaces(self, pending_only=True):
+        with self._reading() as session:
+            return shares.acl_workspaces(session, pending_only)
+
 
 def _commit_one(change, request):
     """One element of a commit batch, as its result dict."""
@@ -745,6 +804,11 @@ class _Change:
         if folder.status == DELETED:
             raise errors.BadRequest('folder %d is deleted; restore it first'
                                     % folder.id)
+        mounted = shares.mounted_workspace_id(self.session, folder.id)
+        if mounted is not None:
+            raise errors.BadRequest(
+                'folder %d is a shared folder: its contents are the root '
+                'of workspace %d' % (folder.id, mounted))
         return folder.id
 
     def check_name_free(self, parent_id, name, item_id=None):
@@ -859,6 +923,7 @@ class _Change:
         if item.status == DELETED:
             return item
         subtree = [item] + self._live_descendants(item)
+        shares.check_no_live_mount(self.session, subtree)
         self.charge(-sum(node.size for node in subtree
                          if not node.is_folder))
         chunks = _chunks_of_items(self.session, subtree)
@@ -1108,7 +1173,12 @@ def _chunks_of_versions(session, versions):
 
 def _metas(session, items):
     chunks = _chunks_of_items(session, items)
-    return [_item_meta(item, chunks.get(item.id, [])) for item in items]
+    mounts = shares.mounts_of(session, items)
+    metas = [_item_meta(item, chunks.get(item.id, [])) for item in items]
+    for meta in metas:
+        if meta['id'] in mounts:
+            meta['mount_workspace_id'] = mounts[meta['id']]
+    return metas
 
 
 def _item_meta(item, chunks):
