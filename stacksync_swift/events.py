@@ -70,10 +70,13 @@ import threading
 import time
 
 import kombu
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
 
 from stacksync_swift import eventsclient
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import outbox
+from stacksync_swift.metadata.models import Outbox
 
 LOG = logging.getLogger(__name__)
 
@@ -95,6 +98,9 @@ LISTEN_KEYS = ('workspace.*',)
 
 _lock = threading.Lock()
 _hubs = {}
+# Hubs by id() of their engine, for the commit hook below.
+_by_engine = {}
+_WROTE_EVENTS = 'stacksync_wrote_events'
 
 
 def spawn(function, *args):
@@ -230,6 +236,7 @@ class EventHub:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self.listening = threading.Event()
+        _by_engine[id(self.engine)] = self
 
     def committed(self):
         """A write was committed in this process (outbox rows are waiting).
@@ -367,6 +374,32 @@ class EventHub:
             finally:
                 self.listening.clear()
             stopping.wait(delay)
+
+
+def _note_events(session, flush_context):
+    if any(isinstance(obj, Outbox) for obj in session.new):
+        session.info[_WROTE_EVENTS] = True
+
+
+def _after_commit(session):
+    """Wake the relay as soon as any session of ours commits events.
+
+    So a write wakes the relay even where nobody calls ``committed()``
+    (the operator's command, a forgotten code path); it only sets a flag.
+    """
+    if session.info.pop(_WROTE_EVENTS, False):
+        hub = _by_engine.get(id(session.bind))
+        if hub is not None:
+            hub.committed()
+
+
+def _forget_events(session, *args):
+    session.info.pop(_WROTE_EVENTS, None)
+
+
+sa_event.listen(Session, 'after_flush', _note_events)
+sa_event.listen(Session, 'after_commit', _after_commit)
+sa_event.listen(Session, 'after_rollback', _forget_events)
 
 
 def _describe(error):

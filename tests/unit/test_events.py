@@ -81,6 +81,19 @@ def test_a_commit_wakes_a_long_poll(hub, alice):
     assert result['at'] - started < WAKE_LIMIT
 
 
+def test_a_write_wakes_the_relay_by_itself(hub, alice):
+    """No ``committed()``: the commit hook wakes the relay."""
+    hub.committed()
+    assert hub.listening.wait(5)
+    thread, result = wait_in_thread(hub, alice, 0)
+    time.sleep(0.3)
+    started = time.monotonic()
+    hub.metadata.create_folder(alice.id, alice.workspace, None, 'a')
+    thread.join(5)
+    assert result['cursor'] == 1
+    assert result['at'] - started < events.RELAY_TICK / 2
+
+
 def test_wait_returns_at_once_when_already_past(hub, alice):
     commit(hub, alice, 'a')
     started = time.monotonic()
