@@ -333,3 +333,9 @@ def test_bad_requests(client, method, path, kwargs, status):
     body = resp.json()
     assert body['error'] == status and body['description']
 
+
+
+def test_openapi_document_is_served(client):
+    resp = client.get('/v1/openapi.json')
+    assert resp.status_code == 200
+    assert resp.json()['openapi'].startswith('3.')
