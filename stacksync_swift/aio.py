@@ -13,11 +13,13 @@ module. Everything lives in one state folder, nothing is written to
 ``log/``
     One log file per server (Swift's console logging).
 ``metadata.sqlite``
-    The StackSync metadata database (the embedded default).
+    The StackSync metadata database (the embedded default; ``database_url``
+    names another, e.g. a PostgreSQL server).
 ``aio.json``
     Secrets made on the first start and kept: the hash path suffix (it must
-    never change, or Swift loses track of its objects), the admin key, and
-    the demo StackSync user and OAuth consumer.
+    never change, or Swift loses track of its objects), the admin key, the
+    encryption root secret (with ``encryption``; losing it loses the data),
+    and the demo StackSync user and OAuth consumer.
 
 The account, container, object and proxy servers are the ``swift`` package's
 own, each a child process running ``swift.common.wsgi.run_wsgi``. Rings are
@@ -26,8 +28,17 @@ partition stays on it, so data survives restarts. The proxy runs tempauth
 (admin user ``stacksync:admin`` on the installation account) with an
 in-process cache (:mod:`stacksync_swift.localcache`) instead of memcached,
 then ``stacksync_auth`` and ``stacksync_api``.
+
+Deployment options: ``database_url`` and ``events_url`` go to the filters
+(SQLite or PostgreSQL or MySQL; ``amqp://`` for RabbitMQ), ``keystone``
+replaces tempauth with Keystone, ``encryption`` adds Swift's server-side
+encryption (``keymaster encryption`` right before the last
+``proxy-logging``, as Swift documents), and ``extra_proxies`` runs more
+proxies with the same pipeline on other ports, as a production cluster
+runs several.
 """
 
+import base64
 import contextlib
 import http.client
 import json
@@ -58,6 +69,9 @@ PROXY_PIPELINE = (
 SWIFT_FILTERS = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy-logging',
                  'listing_formats', 'bulk', 'tempurl', 'copy', 'slo', 'dlo',
                  'versioned_writes', 'symlink')
+# Server-side encryption: right of every other filter but the last
+# proxy-logging (Swift's proxy-server.conf-sample).
+ENCRYPTION_FILTERS = ('keymaster', 'encryption')
 STARTUP_TIMEOUT = 60
 
 
@@ -96,17 +110,37 @@ class AllInOne:
     :param keystone: Keystone mode instead of tempauth: a dict with the
         Keystone v3 ``auth_url`` and the proxy's service user ``username``
         and ``password`` (optionally ``project_name``, ``operator_roles``)
+    :param database_url: the metadata database (default: SQLite in the
+        state folder); the same as ``filter_options['database_url']``
+    :param events_url: the event transport, e.g. ``amqp://...`` (default:
+        the embedded transport on the metadata database)
+    :param encryption: Swift's server-side encryption of object data, with
+        a root secret made on the first start and kept in ``aio.json``
+    :param extra_proxies: how many more proxies with our filters to run on
+        the same servers (each on a free port; see :attr:`proxy_urls`).
+        Each has its own in-process cache, so a tempauth token is only
+        good on the proxy that made it; StackSync state is all in the
+        database, so OAuth tokens work on every proxy.
     """
 
     def __init__(self, state_dir, port=8080, host='127.0.0.1', users=None,
-                 filter_options=None, bare_proxy=False, keystone=None):
+                 filter_options=None, bare_proxy=False, keystone=None,
+                 database_url=None, events_url=None, encryption=False,
+                 extra_proxies=0):
         self.state_dir = os.path.abspath(state_dir)
         self.host = host
         self.port = port or free_port(host)
         self.extra_users = dict(users or {})
         self.filter_options = dict(filter_options or {})
+        if database_url:
+            self.filter_options['database_url'] = database_url
+        if events_url:
+            self.filter_options['events_url'] = events_url
         self.bare_proxy = bare_proxy
         self.keystone = keystone
+        self.encryption = encryption
+        self.extra_proxies = ['proxy-%d' % number
+                              for number in range(2, 2 + extra_proxies)]
         self.swift_dir = os.path.join(self.state_dir, 'etc')
         self.devices = os.path.join(self.state_dir, 'srv', 'node')
         self.log_dir = os.path.join(self.state_dir, 'log')
@@ -128,6 +162,12 @@ class AllInOne:
     def bare_url(self):
         """The proxy without our filters (only with ``bare_proxy``)."""
         return 'http://%s:%d' % (self.host, self.ports['proxy-bare'])
+
+    @property
+    def proxy_urls(self):
+        """Every proxy with our filters: the main one, then the extras."""
+        return [self.url] + ['http://%s:%d' % (self.host, self.ports[name])
+                             for name in self.extra_proxies]
 
     @property
     def storage_account(self):
@@ -164,6 +204,10 @@ class AllInOne:
         for name in SERVERS:
             self._write(name + '-server.conf', self._backend_conf(name))
         self._write('proxy-server.conf', self._proxy_conf())
+        for name in self.extra_proxies:
+            self.ports[name] = free_port(self.host)
+            self._write(name + '-server.conf',
+                        self._proxy_conf(port=self.ports[name]))
         self._prepare_database()
         if self.bare_proxy:
             self.ports['proxy-bare'] = free_port(self.host)
@@ -181,6 +225,14 @@ class AllInOne:
         self.secrets = {'hash_path_suffix': secrets.token_hex(16),
                         'admin_key': secrets.token_urlsafe(18)}
         self._save_secrets()
+
+    def _encryption_root_secret(self):
+        """The keymaster's root secret: 32 random bytes, base64, kept."""
+        if 'encryption_root_secret' not in self.secrets:
+            self.secrets['encryption_root_secret'] = base64.b64encode(
+                secrets.token_bytes(32)).decode('ascii')
+            self._save_secrets()
+        return self.secrets['encryption_root_secret']
 
     def _save_secrets(self):
         # Written aside and renamed: a crash never leaves half a file, and
@@ -265,8 +317,10 @@ class AllInOne:
             users['user_%s_%s' % (acct, user)] = ' '.join([key] + groups)
         return users
 
-    def _proxy_conf(self, bare=False):
+    def _proxy_conf(self, bare=False, port=None):
         names = PROXY_PIPELINE.split()
+        if self.encryption:
+            names[-2:-2] = ENCRYPTION_FILTERS
         if self.keystone:
             names[names.index('stacksync_auth'):
                   names.index('stacksync_auth')] = ['authtoken']
@@ -276,7 +330,7 @@ class AllInOne:
                      if name not in ('stacksync_auth', 'stacksync_api')]
         sections = {
             'DEFAULT': self._common_defaults(
-                self.ports['proxy-bare'] if bare else self.port),
+                port or (self.ports['proxy-bare'] if bare else self.port)),
             'pipeline:main': {'pipeline': ' '.join(names)},
             'app:proxy-server': {'use': 'egg:swift#proxy',
                                  'account_autocreate': 'true',
@@ -299,6 +353,11 @@ class AllInOne:
         for name in SWIFT_FILTERS:
             sections['filter:%s' % name] = {
                 'use': 'egg:swift#%s' % name.replace('-', '_')}
+        if self.encryption:
+            sections['filter:keymaster'] = {
+                'use': 'egg:swift#keymaster',
+                'encryption_root_secret': self._encryption_root_secret()}
+            sections['filter:encryption'] = {'use': 'egg:swift#encryption'}
         return _ini(sections)
 
     def _keystone_sections(self):
@@ -339,10 +398,11 @@ class AllInOne:
         """Prepare the state folder, start the four servers, wait for them."""
         self.prepare()
         try:
-            proxies = ['proxy'] + (['proxy-bare'] if self.bare_proxy else [])
+            proxies = (['proxy'] + self.extra_proxies +
+                       (['proxy-bare'] if self.bare_proxy else []))
             for name in SERVERS + tuple(proxies):
                 self._spawn(name)
-            for name in SERVERS + ('proxy-bare',) * self.bare_proxy:
+            for name in SERVERS + tuple(proxies[1:]):
                 self._wait_healthy(name, self.ports[name])
             self._wait_healthy('proxy', self.port)
         except Exception:

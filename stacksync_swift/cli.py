@@ -3,6 +3,8 @@
 Subcommands::
 
     stacksync-swift aio [--state DIR] [--port N]    run the all-in-one
+        [--database-url URL] [--events-url URL] [--encryption]
+        [--extra-proxies N] [--keystone-url URL --keystone-user NAME]
     stacksync-swift db upgrade                      migrate the database
     stacksync-swift user-add NAME [--password [P]] [--quota BYTES] [--email E]
     stacksync-swift user-list
@@ -12,6 +14,7 @@ Subcommands::
     stacksync-swift consumer-del KEY
     stacksync-swift token-list NAME                 a user's access tokens
     stacksync-swift token-revoke TOKEN
+    stacksync-swift events [--workspace W] [--user U] [--events-url URL]
 
 The database is found, in this order, from ``--database-url``, the
 ``STACKSYNC_DATABASE_URL`` environment variable, ``--config`` (a
@@ -84,13 +87,19 @@ def _services(args):
 
 def cmd_aio(args):
     cluster = aio.AllInOne(args.state or aio.default_state_dir(),
-                           port=args.port, host=args.host)
+                           port=args.port, host=args.host,
+                           database_url=args.database_url,
+                           events_url=args.events_url,
+                           encryption=args.encryption,
+                           extra_proxies=args.extra_proxies,
+                           keystone=_aio_keystone(args))
     print('Starting Swift and StackSync in %s ...' % cluster.state_dir,
           flush=True)
     cluster.start()
     # SIGTERM stops cleanly too (service managers, CI).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(AIO_BANNER.format(c=cluster, demo=cluster.demo), flush=True)
+    print(_aio_deployment(cluster), flush=True)
     try:
         while all(p.poll() is None for p in cluster.processes.values()):
             signal.pause()
@@ -135,6 +144,39 @@ Add users and applications:
   stacksync-swift --state {c.state_dir} consumer-add NAME
 
 Press Ctrl-C to stop."""
+
+
+def _aio_keystone(args):
+    """The all-in-one's Keystone settings, or None for tempauth."""
+    if not args.keystone_url:
+        return None
+    password = args.keystone_password or os.environ.get(
+        'STACKSYNC_KEYSTONE_PASSWORD')
+    if not args.keystone_user or not password:
+        raise CommandError('--keystone-url needs --keystone-user and a '
+                           'password (--keystone-password or '
+                           'STACKSYNC_KEYSTONE_PASSWORD)')
+    return {'auth_url': args.keystone_url, 'username': args.keystone_user,
+            'password': password, 'project_name': args.keystone_project}
+
+
+def _aio_deployment(cluster):
+    """Where the metadata and events go, and what else is switched on."""
+    lines = ['', 'Deployment:',
+             '  Metadata DB      %s' % _safe_url(cluster.database_url),
+             '  Events           %s' % (
+                 _safe_url(cluster.filter_options['events_url'])
+                 if cluster.filter_options.get('events_url')
+                 else 'embedded (in the metadata DB)'),
+             '  Encryption       %s' % (
+                 'on (root secret in aio.json)' if cluster.encryption
+                 else 'off'),
+             '  Auth             %s' % (
+                 'Keystone at %s' % cluster.keystone['auth_url']
+                 if cluster.keystone else 'tempauth + OAuth')]
+    if cluster.extra_proxies:
+        lines.append('  Proxies          %s' % ' '.join(cluster.proxy_urls))
+    return '\n'.join(lines)
 
 
 # -- database and users --
@@ -245,6 +287,31 @@ def _table(header, rows):
                         for cell, width in zip(row, widths)).rstrip())
 
 
+def cmd_events(args):
+    """Print events as JSON lines until Ctrl-C.
+
+    The code to copy for a consumer of your own is in
+    :mod:`stacksync_swift.eventsclient`.
+    """
+    import dataclasses
+    import json
+
+    from stacksync_swift import events
+
+    settings = dataclasses.replace(
+        _settings(args), database_url=database_url(args))
+    if args.events_url is not None:
+        settings = dataclasses.replace(settings, events_url=args.events_url)
+    keys = ', '.join(events.eventsclient.routing_keys(
+        args.workspace, args.user)) or 'everything'
+    for event in events.subscribe(settings, args.workspace, args.user,
+                                  ready=lambda: print(
+                                      'Listening to %s (Ctrl-C to stop)'
+                                      % keys, file=sys.stderr, flush=True)):
+        print(json.dumps(event, sort_keys=True), flush=True)
+    return 0
+
+
 # -- the parser --
 
 def build_parser():
@@ -276,6 +343,33 @@ def build_parser():
                      help='proxy port (default: %(default)s)')
     run.add_argument('--host', default='127.0.0.1',
                      help='address to bind (default: %(default)s)')
+    run.add_argument('--database-url', metavar='URL',
+                     default=argparse.SUPPRESS,
+                     help='metadata database, e.g. postgresql+psycopg2://'
+                          'user:password@host/db (default: SQLite in the '
+                          'state folder)')
+    run.add_argument('--events-url', metavar='URL',
+                     help='event transport, e.g. amqp://user:password@'
+                          'host:5672// for RabbitMQ (default: embedded, '
+                          'in the metadata database)')
+    run.add_argument('--encryption', action='store_true',
+                     help="Swift's server-side encryption of object data "
+                          '(keymaster + encryption; the root secret is '
+                          'made once and kept in aio.json)')
+    run.add_argument('--extra-proxies', type=int, default=0, metavar='N',
+                     help='run N more proxies with the filters on free '
+                          'ports (default: 0)')
+    run.add_argument('--keystone-url', metavar='URL',
+                     help='Keystone mode: the Keystone v3 URL (instead '
+                          'of tempauth)')
+    run.add_argument('--keystone-user', metavar='NAME',
+                     help="the proxy's Keystone service user")
+    run.add_argument('--keystone-password', metavar='PASSWORD',
+                     help='its password (default: $STACKSYNC_KEYSTONE_'
+                          'PASSWORD)')
+    run.add_argument('--keystone-project', default='service',
+                     metavar='NAME',
+                     help='its project (default: %(default)s)')
     run.set_defaults(func=cmd_aio)
 
     database = commands.add_parser('db', help='manage the metadata database')
@@ -323,6 +417,20 @@ def build_parser():
                                  help='revoke an OAuth access token')
     revoke.add_argument('token')
     revoke.set_defaults(func=cmd_token_revoke)
+
+    listen = commands.add_parser(
+        'events', help='print change events as JSON lines until Ctrl-C')
+    listen.add_argument('--workspace', type=int, action='append',
+                        default=[], metavar='ID',
+                        help='events of this workspace (repeatable)')
+    listen.add_argument('--user', type=int, action='append', default=[],
+                        metavar='ID',
+                        help='membership events of this user (repeatable)')
+    listen.add_argument('--events-url', metavar='URL',
+                        help='the broker (amqp://...); default: the '
+                             "filters' events_url, else the embedded "
+                             'transport on the metadata database')
+    listen.set_defaults(func=cmd_events)
     return parser
 
 
