@@ -36,7 +36,8 @@ empty, or ``sqla+<database_url>`` (the embedded default)
     No server at all: the outbox itself is the log. The relay numbers
     events in the order it publishes them (``outbox.published``) and each
     process's listener reads the new ones every ``LOG_POLL_INTERVAL``
-    seconds while someone is waiting. The name comes from Kombu's
+    seconds (one indexed query; a commit on another proxy wakes a long
+    poll here within that time). The name comes from Kombu's
     SQLAlchemy transport, which this replaces: that transport keeps its
     exchange bindings in each process's memory (a message published by
     one proxy never reaches a queue bound by another) and hands each
@@ -53,6 +54,10 @@ command, a proxy that died) and rows left by a broker outage drain without
 new writes. While the broker is down it retries with back-off, never
 failing a request; one relay at a time publishes (the outbox module's
 lock), in id order, so each workspace's events leave in commit order.
+
+Writes wake the relay at once: besides ``committed()``, a hook on
+SQLAlchemy's session commit notices outbox rows written by any session on
+the hub's engine (it only sets a flag), so no write path can forget.
 
 A long poll re-reads the workspace's cursor from the database when it is
 woken, and at least every ``SAFETY_INTERVAL`` seconds in case an event was
@@ -416,7 +421,8 @@ def hub_for(settings, services):
         return hub
 
 
-def subscribe(settings, workspaces=(), users=(), stopping=None):
+def subscribe(settings, workspaces=(), users=(), stopping=None,
+              ready=None):
     """Yield events as they are published, whatever the transport.
 
     With a broker this is :func:`eventsclient.subscribe`; with the embedded
@@ -426,15 +432,19 @@ def subscribe(settings, workspaces=(), users=(), stopping=None):
     url = settings.event_transport_url
     if not url.startswith(EMBEDDED_SCHEME):
         yield from eventsclient.subscribe(
-            url, workspaces, users, settings.events_exchange, stopping)
+            url, workspaces, users, settings.events_exchange, stopping,
+            ready)
         return
     keys = eventsclient.routing_keys(workspaces, users) or ['#']
     engine = db.create_engine(url[len(EMBEDDED_SCHEME):])
     dedup = eventsclient.Deduplicator()
     try:
         transport = EmbeddedTransport(engine)
+        position = transport.position()
+        if ready is not None:
+            ready()
         for event in transport.tail(keys, stopping or threading.Event(),
-                                    transport.position()):
+                                    position):
             if dedup.fresh(event):
                 yield event
     finally:

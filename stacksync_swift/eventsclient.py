@@ -156,11 +156,12 @@ def listen(url, keys, on_event, stopping, exchange_name=DEFAULT_EXCHANGE,
 
 
 def subscribe(url, workspaces=(), users=(), exchange_name=DEFAULT_EXCHANGE,
-              stopping=None):
+              stopping=None, ready=None):
     """Yield the events of some workspaces and users, without repeats.
 
     Blocks between events; stops when ``stopping`` (a
     :class:`threading.Event`) is set, or when the caller stops iterating.
+    ``ready()`` is called once events published from then on will come.
     """
     keys = routing_keys(workspaces, users) or ['#']
     stopping = stopping or threading.Event()
@@ -172,6 +173,8 @@ def subscribe(url, workspaces=(), users=(), exchange_name=DEFAULT_EXCHANGE,
         with connection.Consumer(
                 queue, accept=['json'], no_ack=True,
                 callbacks=[lambda body, message: pending.append(body)]):
+            if ready is not None:
+                ready()
             while not stopping.is_set():
                 try:
                     connection.drain_events(timeout=1)

@@ -17,6 +17,7 @@ Without the variable the RabbitMQ cases are skipped, unless ``CI`` is
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -240,6 +241,27 @@ def test_a_long_poll_wakes_on_a_commit_in_another_process(hub):
         waiter.wait()
     assert answer['cursor'] == 1
     assert answer['at'] - started < WAKE_LIMIT
+
+
+def test_the_events_command_prints_each_event(hub):
+    alice = person(hub, 'alice')
+    command = [sys.executable, '-m', 'stacksync_swift.cli',
+               '--database-url', hub.settings.database_url, 'events',
+               '--workspace', str(alice.workspace),
+               '--events-url', hub.settings.events_url]
+    printer = subprocess.Popen(command, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert printer.stderr.readline().startswith(
+            'Listening to workspace.%d' % alice.workspace)
+        commit(hub, alice, 'a')
+        commit(hub, alice, 'b')
+        lines = [json.loads(printer.stdout.readline()) for _ in range(2)]
+    finally:
+        printer.send_signal(signal.SIGINT)
+        assert printer.wait(10) == 130
+    assert [(e['type'], e['cursor']) for e in lines] == [
+        ('commit', 1), ('commit', 2)]
 
 
 # -- two real proxies ------------------------------------------------------
