@@ -73,6 +73,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 
 import kombu
 from sqlalchemy import event as sa_event
@@ -104,7 +105,7 @@ LISTEN_KEYS = ('workspace.*',)
 _lock = threading.Lock()
 _hubs = {}
 # Hubs by id() of their engine, for the commit hook below.
-_by_engine = {}
+_by_engine = weakref.WeakValueDictionary()
 _WROTE_EVENTS = 'stacksync_wrote_events'
 
 
@@ -241,6 +242,7 @@ class EventHub:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self.listening = threading.Event()
+        self.closed = False
         _by_engine[id(self.engine)] = self
 
     def committed(self):
@@ -305,10 +307,10 @@ class EventHub:
     def _start(self):
         """Start the relay and listener once per process (and after fork).
         """
-        if self._pid == os.getpid():
+        if self._pid == os.getpid() or self.closed:
             return
         with self._guard:
-            if self._pid == os.getpid():
+            if self._pid == os.getpid() or self.closed:
                 return
             self._pid = os.getpid()
             self._stopping = threading.Event()
@@ -320,9 +322,11 @@ class EventHub:
 
     def close(self):
         """Stop the relay and the listener (tests, shutdown)."""
+        self.closed = True
         self._stopping.set()
         self._wake.set()
-        self._pid = None
+        if _by_engine.get(id(self.engine)) is self:
+            del _by_engine[id(self.engine)]
         if self.transport is not None:
             self.transport.close()
 
@@ -394,7 +398,7 @@ def _after_commit(session):
     """
     if session.info.pop(_WROTE_EVENTS, False):
         hub = _by_engine.get(id(session.bind))
-        if hub is not None:
+        if hub is not None and hub.engine is session.bind:
             hub.committed()
 
 
