@@ -798,7 +798,11 @@ class _Change:
         """Check that ``folder_id`` can hold items; returns its id."""
         if folder_id in _ROOT_ALIASES:
             return None
-        folder = self.item(_id(folder_id, 'parent_id'))
+        folder_id = _id(folder_id, 'parent_id')
+        if shares.mounted_workspace_id(self.session, folder_id) == \
+                self.workspace.id:
+            return None     # a mount of this workspace: its root
+        folder = self.item(folder_id)
         if not folder.is_folder:
             raise errors.BadRequest('item %d is not a folder' % folder.id)
         if folder.status == DELETED:

@@ -306,6 +306,8 @@ def remove_member(session, user_id, folder_id, member_name=None):
     owner's shared folder or a member's mount. A member passes no name, or
     their own. A name with only a pending proposal cancels it.
     """
+    if member_name is not None:
+        member_name = svc._user_name(member_name)
     folder = svc._visible_item(session, user_id, _folder_id(folder_id))
     shared = _mounted_workspace(session, folder.id)
     if shared is None:

@@ -74,6 +74,7 @@ from stacksync_swift.middleware.api import files  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import folders  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import openapi  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import router
+from stacksync_swift.middleware.api import sharing  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import workspaces  # noqa: F401
 
 SUPPORTED_VERSIONS = ('v1', 'v2')

@@ -26,7 +26,10 @@ class ItemController(router.Controller):
         if not folder['is_folder'] or folder['status'] == 'DELETED':
             raise errors.BadRequest('item %d is not a live folder'
                                     % parent_id)
-        return self.workspace_of(folder)
+        # A shared folder's contents are the root of its own workspace.
+        return self.api.metadata.get_workspace(
+            self.user_id, folder.get('mount_workspace_id',
+                                     folder['workspace_id']))
 
     def check_base_version(self, meta):
         """A stale ``If-Match`` fails before any data is read."""

@@ -453,3 +453,25 @@ def test_acl_state_follows_membership(service, alice, bob, carol, project):
     assert service.mark_acls_synced(shared_id, 2)
     assert service.acl_workspaces() == []
     assert service.acl_workspaces(pending_only=False) == [shared_id]
+
+
+def test_a_mount_names_the_root_of_its_own_workspace(service, alice, bob,
+                                                     project):
+    [result] = share(service, alice, project['folder']['id'], bob)
+    shared_id = result['workspace']['id']
+    created = service.create_file(bob.id, shared_id, result['mount']['id'],
+                                  'via-mount.txt', **content(b'm'))
+    assert created['parent_id'] is None
+    moved = service.move_item(alice.id, project['deep']['id'],
+                              project['folder']['id'])
+    assert moved['parent_id'] is None and moved['workspace_id'] == shared_id
+    with pytest.raises(errors.BadRequest):
+        service.create_file(bob.id, bob.workspace, result['mount']['id'],
+                            'wrong.txt', **content(b'w'))
+
+
+@pytest.mark.parametrize('member', [[], 7, {'name': 'bob'}, ''])
+def test_a_member_name_must_be_a_name(service, alice, bob, project, member):
+    share(service, alice, project['folder']['id'], bob)
+    with pytest.raises(errors.BadRequest):
+        service.remove_member(alice.id, project['folder']['id'], member)

@@ -1,0 +1,244 @@
+"""Sharing on the real all-in-one: three users, the API and raw Swift.
+
+alice shares a folder with bob (editor) and carol (viewer). bob's edit
+reaches alice through the shared workspace's changes; carol's writes are
+refused through the API and through raw Swift (OAuth-signed requests to the
+shared container, which stacksync_auth checks against its ACLs); a
+conflict between alice and bob leaves a conflicted copy and loses nothing;
+after the unshare, bob's raw Swift GET on the shared container fails.
+"""
+
+import datetime
+import hashlib
+import uuid
+
+import pytest
+
+from stacksync_swift.metadata import names
+from tests.functional.apiclient import APIClient
+from tests.functional.apiclient import Stores
+
+
+@pytest.fixture(scope='module')
+def stores(cluster):
+    found = Stores(cluster)
+    yield found
+    found.close()
+
+
+def person(cluster, stores, name):
+    return APIClient(cluster, stores, '%s-%s' % (name, uuid.uuid4().hex[:6]))
+
+
+@pytest.fixture
+def alice(cluster, stores):
+    made = person(cluster, stores, 'alice')
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def bob(cluster, stores):
+    made = person(cluster, stores, 'bob')
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def carol(cluster, stores):
+    made = person(cluster, stores, 'carol')
+    yield made
+    made.close()
+
+
+def name_of(client):
+    return client.user['name']
+
+
+def new_folder(client, name, parent=0):
+    resp = client.post('/v1/folder', json={'name': name, 'parent': parent})
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def propose(owner, folder_id, role, *people):
+    resp = owner.post('/v1/folder/%d/share' % folder_id, json={
+        'users': [name_of(who) for who in people], 'role': role})
+    assert resp.status_code == 201, resp.text
+    return resp.json()['proposals']
+
+
+def join(owner, folder_id, role, member):
+    """Propose, find the proposal in the member's inbox, accept it."""
+    [sent] = propose(owner, folder_id, role, member)
+    inbox = member.get('/v1/proposals').json()
+    assert sent['id'] in [proposal['id'] for proposal in inbox]
+    resp = member.post('/v1/proposal/%d/accept' % sent['id'])
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def raw_url(cluster, container, obj=''):
+    return '%s/v1/%s/%s/%s' % (cluster.url, cluster.storage_account,
+                               container, obj)
+
+
+def chunk_name(data):
+    return 'chk-' + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def shared(cluster, alice, bob, carol):
+    """alice's "project" shared with bob (editor) and carol (viewer)."""
+    folder = new_folder(alice, 'project')
+    report = alice.upload(b'first draft', name='report.txt',
+                          parent=folder['id'])
+    bob_joined = join(alice, folder['id'], 'editor', bob)
+    carol_joined = join(alice, folder['id'], 'viewer', carol)
+    assert bob_joined['acl_synced'] and carol_joined['acl_synced']
+    return {'folder': folder, 'report': report,
+            'workspace': bob_joined['workspace'],
+            'bob_mount': bob_joined['mount'],
+            'carol_mount': carol_joined['mount']}
+
+
+def test_members_see_the_shared_folder_in_their_root(alice, bob, carol,
+                                                     shared):
+    for member, mount in ((bob, shared['bob_mount']),
+                          (carol, shared['carol_mount'])):
+        root = member.get('/v1/folder/0/contents').json()
+        assert [item['id'] for item in root['contents']] == [mount['id']]
+        assert mount['mount_workspace_id'] == shared['workspace']['id']
+        listing = member.get('/v1/folder/%d/contents' % mount['id']).json()
+        assert [item['filename'] for item in listing['contents']] == \
+            ['report.txt']
+    # alice's folder stays where it was, now a mount of the workspace.
+    folder = alice.get('/v1/folder/%d' % shared['folder']['id']).json()
+    assert folder['mount_workspace_id'] == shared['workspace']['id']
+    members = alice.get('/v1/folder/%d/members'
+                        % shared['folder']['id']).json()
+    assert [(m['name'], m['role']) for m in members] == [
+        (name_of(alice), 'owner'), (name_of(bob), 'editor'),
+        (name_of(carol), 'viewer')]
+    report = bob.get('/v1/file/%d/data' % shared['report']['id'])
+    assert report.content == b'first draft'
+
+
+def test_bobs_edit_reaches_alice_through_changes(alice, bob, shared):
+    workspace = shared['workspace']['id']
+    cursor = alice.get('/v1/workspace/%d/changes' % workspace).json()[
+        'cursor']
+    report = shared['report']
+    resp = bob.put('/v1/file/%d/data' % report['id'], data=b'bob edited',
+                   headers={'If-Match': str(report['version'])})
+    assert resp.status_code == 200, resp.text
+    created = bob.upload(b'notes', name='notes.txt',
+                         parent=shared['bob_mount']['id'])
+    assert created['workspace_id'] == workspace
+    delta = alice.get('/v1/workspace/%d/changes' % workspace,
+                      params={'cursor': cursor}).json()
+    assert [(e['id'], e['version']) for e in delta['entries']] == [
+        (report['id'], report['version'] + 1), (created['id'], 1)]
+    assert alice.get('/v1/file/%d/data' % report['id']).content == \
+        b'bob edited'
+
+
+def test_carols_writes_are_refused_both_ways(cluster, carol, shared):
+    report = shared['report']
+    resp = carol.put('/v1/file/%d/data' % report['id'], data=b'carol',
+                     headers={'If-Match': str(report['version'])})
+    assert resp.status_code == 403, resp.text
+    resp = carol.post('/v1/folder', json={
+        'name': 'mine', 'parent': shared['carol_mount']['id']})
+    assert resp.status_code == 403, resp.text
+    container = shared['workspace']['container']
+    chunk = chunk_name(b'first draft')
+    # Raw Swift: she reads, she cannot write.
+    assert carol.session.get(raw_url(cluster, container, chunk)).content \
+        == b'first draft'
+    data = b'carol was here'
+    resp = carol.session.put(raw_url(cluster, container, chunk_name(data)),
+                             data=data)
+    assert resp.status_code == 403
+    resp = carol.session.delete(raw_url(cluster, container, chunk))
+    assert resp.status_code == 403
+
+
+def test_a_conflict_leaves_a_conflicted_copy_and_loses_nothing(
+        alice, bob, shared):
+    report = shared['report']
+    version = str(report['version'])
+    won = alice.put('/v1/file/%d/data' % report['id'], data=b'alice wins',
+                    headers={'If-Match': version})
+    assert won.status_code == 200
+    lost = bob.put('/v1/file/%d/data' % report['id'], data=b'bob loses',
+                   headers={'If-Match': version})
+    assert lost.status_code == 409
+    assert lost.json()['item']['version'] == won.json()['version']
+    # bob's client keeps its data as a conflicted copy beside the file.
+    copy_name = names.conflicted_copy_name(
+        'report.txt', name_of(bob),
+        datetime.datetime.now(datetime.timezone.utc))
+    copy = bob.upload(b'bob loses', name=copy_name,
+                      parent=shared['bob_mount']['id'])
+    listing = alice.get('/v1/folder/%d/contents'
+                        % shared['folder']['id']).json()
+    assert sorted(item['filename'] for item in listing['contents']) == \
+        sorted(['report.txt', copy_name])
+    assert alice.get('/v1/file/%d/data' % copy['id']).content == \
+        b'bob loses'
+    assert alice.get('/v1/file/%d/data' % report['id']).content == \
+        b'alice wins'
+    versions = alice.get('/v1/file/%d/versions' % report['id']).json()
+    assert [v['version'] for v in versions] == [1, 2]
+
+
+def test_unshare_revokes_api_and_raw_swift_access(cluster, alice, bob,
+                                                  carol, shared):
+    container = shared['workspace']['container']
+    chunk_url = raw_url(cluster, container, chunk_name(b'first draft'))
+    assert bob.session.get(chunk_url).status_code == 200
+    resp = alice.post('/v1/folder/%d/unshare' % shared['folder']['id'],
+                      json={'user': name_of(bob)})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()['acl_synced']
+    assert bob.session.get(chunk_url).status_code == 403
+    assert bob.get('/v1/file/%d' % shared['report']['id']).status_code \
+        == 404
+    assert bob.get('/v1/folder/0/contents').json()['contents'] == []
+    # carol is still in, and may leave by herself.
+    assert carol.session.get(chunk_url).status_code == 200
+    resp = carol.post('/v1/folder/%d/unshare' % shared['carol_mount']['id'])
+    assert resp.status_code == 200, resp.text
+    assert carol.session.get(chunk_url).status_code == 403
+
+
+def test_clear_errors(alice, bob, carol, shared):
+    folder_id = shared['folder']['id']
+    sub = new_folder(alice, 'sub', parent=folder_id)
+
+    def share_status(owner, folder, users, role='viewer'):
+        return owner.post('/v1/folder/%d/share' % folder, json={
+            'users': users, 'role': role}).status_code
+
+    assert share_status(alice, sub['id'], [name_of(carol)]) == 409
+    assert share_status(alice, folder_id, [name_of(alice)]) == 400
+    assert share_status(alice, folder_id, ['nobody-' + uuid.uuid4().hex]) \
+        == 404
+    assert share_status(alice, folder_id, [name_of(bob)], 'owner') == 400
+    assert share_status(bob, shared['bob_mount']['id'], [name_of(carol)]) \
+        == 403
+    other = new_folder(alice, 'other')
+    [proposal] = propose(alice, other['id'], 'viewer', carol)
+    assert bob.post('/v1/proposal/%d/accept' % proposal['id']).status_code \
+        == 404
+    assert alice.post('/v1/proposal/%d/accept' % proposal['id']
+                      ).status_code == 403
+    assert carol.post('/v1/proposal/%d/decline' % proposal['id']
+                      ).status_code == 200
+    assert carol.post('/v1/proposal/%d/accept' % proposal['id']
+                      ).status_code == 409
+    resp = alice.post('/v1/folder/0/share', json={'users': [name_of(bob)],
+                                                  'role': 'viewer'})
+    assert resp.status_code == 400
+    assert resp.json()['error']
