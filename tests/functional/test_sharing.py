@@ -148,6 +148,10 @@ def test_carols_writes_are_refused_both_ways(cluster, carol, shared):
     resp = carol.put('/v1/file/%d/data' % report['id'], data=b'carol',
                      headers={'If-Match': str(report['version'])})
     assert resp.status_code == 403, resp.text
+    resp = carol.post('/v1/file', params={
+        'name': 'carol.txt', 'parent': shared['carol_mount']['id']},
+        data=b'carol')
+    assert resp.status_code == 403, resp.text
     resp = carol.post('/v1/folder', json={
         'name': 'mine', 'parent': shared['carol_mount']['id']})
     assert resp.status_code == 403, resp.text
@@ -162,6 +166,11 @@ def test_carols_writes_are_refused_both_ways(cluster, carol, shared):
     assert resp.status_code == 403
     resp = carol.session.delete(raw_url(cluster, container, chunk))
     assert resp.status_code == 403
+    # Nothing she sent was stored.
+    for refused in (b'carol', data):
+        resp = carol.session.head(raw_url(cluster, container,
+                                          chunk_name(refused)))
+        assert resp.status_code == 404
 
 
 def test_a_conflict_leaves_a_conflicted_copy_and_loses_nothing(

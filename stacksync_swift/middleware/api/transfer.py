@@ -13,6 +13,7 @@ import mimetypes
 
 from swift.common import swob
 
+from stacksync_swift.metadata import models
 from stacksync_swift.metadata import service
 from stacksync_swift.middleware import errors
 
@@ -61,6 +62,10 @@ def receive(controller, workspace, freed=0):
         raise errors.BadRequest(
             'workspace %d is encrypted: upload chunks and commit them'
             % workspace['id'])
+    if workspace.get('role', models.OWNER) not in models.WRITER_ROLES:
+        # Refused before a byte is stored (a viewer of a shared folder).
+        raise errors.Forbidden('you may only read workspace %d'
+                               % workspace['id'])
     req = controller.req
     limit = upload_limit(controller.user, workspace, freed)
     if req.content_length is not None and req.content_length > limit:
