@@ -50,9 +50,15 @@ database at once) and the workspace stays unsynced until
   instance changed by hand, and recreates a missing container).
 
 Revocation is immediate through the API. Through raw Swift it is as
-immediate as the ACL update: the proxy clears its cached container info
-on the POST; other proxies' caches (memcached) expire after
-``recheck_container_existence`` seconds.
+immediate as the ACL update: the proxy that sends the POST clears the
+container's cached info, in memcached too, so every proxy sharing that
+memcached sees the new ACLs at once. A proxy with a cache of its own (the
+all-in-one's in-process one) sees an update made by another process (the
+command) after ``recheck_container_existence`` seconds (default 60).
+
+Running the reconciler outside a proxy: :func:`reconcile_from_proxy_config`
+loads the proxy pipeline from ``proxy-server.conf`` and sends its
+subrequests through it, as ``stacksync-swift sharing-reconcile`` does.
 """
 
 import uuid
@@ -270,6 +276,8 @@ def reconcile_from_proxy_config(conf_path, full=True, logger=None):
     Loads the proxy pipeline from ``conf_path`` (the proxy server's
     config) and sends the store's pre-authorized subrequests through it.
     """
+    from swift.common.utils import readconf
+    from swift.common.utils import set_swift_dir
     from swift.common.wsgi import loadapp
 
     from stacksync_swift import config
@@ -277,6 +285,9 @@ def reconcile_from_proxy_config(conf_path, full=True, logger=None):
     from stacksync_swift.storage import ChunkStore
 
     settings = config.load({'__file__': conf_path}, {})
+    # What Swift's servers do first: swift.conf and the rings live there.
+    set_swift_dir(readconf(conf_path, 'app:proxy-server').get(
+        'swift_dir', '/etc/swift'))
     app = loadapp(conf_path, allow_modify_pipeline=False)
     sharing = Sharing(services.for_settings(settings).metadata,
                       ChunkStore(app, settings.storage_account, logger),

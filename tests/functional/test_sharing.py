@@ -5,7 +5,8 @@ reaches alice through the shared workspace's changes; carol's writes are
 refused through the API and through raw Swift (OAuth-signed requests to the
 shared container, which stacksync_auth checks against its ACLs); a
 conflict between alice and bob leaves a conflicted copy and loses nothing;
-after the unshare, bob's raw Swift GET on the shared container fails.
+after the unshare, bob's raw Swift GET on the shared container fails; the
+operator's reconciler puts back ACLs changed behind its back.
 """
 
 import datetime
@@ -13,7 +14,9 @@ import hashlib
 import uuid
 
 import pytest
+from swiftclient import client as swiftclient
 
+from stacksync_swift import sharing
 from stacksync_swift.metadata import names
 from tests.functional.apiclient import APIClient
 from tests.functional.apiclient import Stores
@@ -251,3 +254,27 @@ def test_clear_errors(alice, bob, carol, shared):
                                                   'role': 'viewer'})
     assert resp.status_code == 400
     assert resp.json()['error']
+
+
+def test_the_reconciler_repairs_acls_changed_behind_its_back(
+        cluster, alice, bob, carol, shared):
+    container = shared['workspace']['container']
+    chunk_url = raw_url(cluster, container, chunk_name(b'first draft'))
+    admin = swiftclient.Connection(cluster.auth_url, cluster.admin_user,
+                                   cluster.admin_key, retries=0)
+    try:
+        # Drift: bob dropped from the ACLs by hand.
+        admin.post_container(container, {
+            'X-Container-Read': 'stacksync:%d' % alice.user['id']})
+        assert bob.session.get(chunk_url).status_code == 403
+        report = sharing.reconcile_from_proxy_config(
+            cluster.proxy_conf_path())
+        headers = admin.head_container(container)
+    finally:
+        admin.close()
+    assert shared['workspace']['id'] in report['repaired']
+    # Swift has the membership's ACLs again. (The running proxy sees them
+    # when its cached container info expires: the all-in-one's cache is
+    # in-process, not shared with this one as memcached would be.)
+    assert set(headers['x-container-read'].split(',')) == {
+        'stacksync:%d' % who.user['id'] for who in (alice, bob, carol)}
