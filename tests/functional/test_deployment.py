@@ -102,8 +102,13 @@ def test_plaintext_is_found_on_disk_without_encryption(cluster, swift):
     """The control: the search finds an unencrypted object's bytes."""
     body = marker('control')
     swift.put_container('deploy-control')
-    swift.put_object('deploy-control', 'plain', body)
-    assert data_files_holding(cluster.devices, body[:48])
+    try:
+        swift.put_object('deploy-control', 'plain', body)
+        assert data_files_holding(cluster.devices, body[:48])
+    finally:
+        # Leave the session cluster's accounts as they were.
+        swift.delete_object('deploy-control', 'plain')
+        swift.delete_container('deploy-control')
 
 
 def test_raw_swift_objects_are_not_plaintext_on_disk(encrypted):
