@@ -14,6 +14,8 @@ Subcommands::
     stacksync-swift consumer-del KEY
     stacksync-swift token-list NAME                 a user's access tokens
     stacksync-swift token-revoke TOKEN
+    stacksync-swift events --workspace W            print events live
+    stacksync-swift sharing-reconcile               repair shared ACLs
     stacksync-swift events [--workspace W] [--user U] [--events-url URL]
 
 The database is found, in this order, from ``--database-url``, the
@@ -302,6 +304,9 @@ def cmd_events(args):
         _settings(args), database_url=database_url(args))
     if args.events_url is not None:
         settings = dataclasses.replace(settings, events_url=args.events_url)
+    if args.exchange:
+        settings = dataclasses.replace(settings,
+                                       events_exchange=args.exchange)
     keys = ', '.join(events.eventsclient.routing_keys(
         args.workspace, args.user)) or 'everything'
     for event in events.subscribe(settings, args.workspace, args.user,
@@ -310,6 +315,25 @@ def cmd_events(args):
                                       % keys, file=sys.stderr, flush=True)):
         print(json.dumps(event, sort_keys=True), flush=True)
     return 0
+
+
+def cmd_sharing_reconcile(args):
+    from stacksync_swift import sharing
+
+    if args.state:
+        path = aio.AllInOne(args.state).proxy_conf_path()
+    else:
+        path = args.config or DEFAULT_PROXY_CONFIG
+    if not os.path.exists(path):
+        raise CommandError('no such proxy config: %s (give --config or '
+                           '--state)' % path)
+    report = sharing.reconcile_from_proxy_config(
+        path, full=not args.pending_only)
+    print('Checked %d shared workspaces; repaired %s; failed %s.' % (
+        report['checked'],
+        ', '.join(map(str, report['repaired'])) or 'none',
+        ', '.join(map(str, report['failed'])) or 'none'))
+    return 1 if report['failed'] else 0
 
 
 # -- the parser --
@@ -430,7 +454,22 @@ def build_parser():
                         help='the broker (amqp://...); default: the '
                              "filters' events_url, else the embedded "
                              'transport on the metadata database')
+    listen.add_argument('--exchange', metavar='NAME',
+                        help="the topic exchange; default: the filters' "
+                             'events_exchange (stacksync)')
     listen.set_defaults(func=cmd_events)
+
+    reconcile = commands.add_parser(
+        'sharing-reconcile',
+        help="make shared containers' ACLs match their membership",
+        description='Rewrite the X-Container-Read/-Write ACLs of shared '
+                    'workspace containers that differ from the membership '
+                    '(or whose last update did not reach Swift). Runs the '
+                    "proxy pipeline from --config (or the all-in-one's).")
+    reconcile.add_argument('--pending-only', action='store_true',
+                           help='only workspaces whose last ACL update '
+                                'failed (no HEAD of every container)')
+    reconcile.set_defaults(func=cmd_sharing_reconcile)
     return parser
 
 

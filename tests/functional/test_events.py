@@ -67,9 +67,15 @@ def events_url(request):
     return amqp_url() if request.param == 'rabbitmq' else ''
 
 
+# Tests on one broker must not hear each other: every test process
+# publishes to an exchange of its own.
+EXCHANGE = 'stacksync-test-%s' % uuid.uuid4().hex[:12]
+
+
 def make_hub(database_url, events_url):
     settings = config.Settings(database_url=database_url,
-                               events_url=events_url)
+                               events_url=events_url,
+                               events_exchange=EXCHANGE)
     return events.EventHub(settings, services_module.Services(settings))
 
 
@@ -153,7 +159,8 @@ def durable_queue():
     """A queue that outlives a broker restart, bound to every commit."""
     url = amqp_url()
     queue = kombu.Queue('stacksync.test.%s' % uuid.uuid4().hex,
-                        eventsclient.exchange(), routing_key='workspace.*',
+                        eventsclient.exchange(EXCHANGE),
+                        routing_key='workspace.*',
                         durable=True, auto_delete=False)
     with kombu.Connection(url) as connection:
         queue(connection.default_channel).declare()
@@ -214,7 +221,8 @@ def test_an_outage_delays_events_and_loses_none(database_url,
 WAITER = '''
 import json, sys, time
 from stacksync_swift import config, events, services
-settings = config.Settings(database_url=sys.argv[1], events_url=sys.argv[2])
+settings = config.Settings(database_url=sys.argv[1], events_url=sys.argv[2],
+                           events_exchange=sys.argv[5])
 hub = events.EventHub(settings, services.Services(settings))
 hub.committed()
 assert hub.listening.wait(10)
@@ -228,7 +236,8 @@ def test_a_long_poll_wakes_on_a_commit_in_another_process(hub):
     alice = person(hub, 'alice')
     waiter = subprocess.Popen(
         [sys.executable, '-c', WAITER, hub.settings.database_url,
-         hub.settings.events_url, str(alice.id), str(alice.workspace)],
+         hub.settings.events_url, str(alice.id), str(alice.workspace),
+         EXCHANGE],
         stdout=subprocess.PIPE, text=True)
     try:
         assert waiter.stdout.readline().strip() == 'ready'
@@ -248,7 +257,8 @@ def test_the_events_command_prints_each_event(hub):
     command = [sys.executable, '-m', 'stacksync_swift.cli',
                '--database-url', hub.settings.database_url, 'events',
                '--workspace', str(alice.workspace),
-               '--events-url', hub.settings.events_url]
+               '--events-url', hub.settings.events_url,
+               '--exchange', EXCHANGE]
     printer = subprocess.Popen(command, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
@@ -269,7 +279,7 @@ def test_the_events_command_prints_each_event(hub):
 @pytest.fixture(scope='module', params=TRANSPORTS)
 def two_proxies(request, tmp_path_factory):
     """An all-in-one whose proxy has a twin on another port."""
-    options = {}
+    options = {'events_exchange': EXCHANGE}
     if request.param == 'rabbitmq':
         options['events_url'] = amqp_url()
     cluster = aio.AllInOne(tmp_path_factory.mktemp('events'), port=0,

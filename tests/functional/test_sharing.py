@@ -11,12 +11,14 @@ operator's reconciler puts back ACLs changed behind its back.
 
 import datetime
 import hashlib
+import re
+import subprocess
+import sys
 import uuid
 
 import pytest
 from swiftclient import client as swiftclient
 
-from stacksync_swift import sharing
 from stacksync_swift.metadata import names
 from tests.functional.apiclient import APIClient
 from tests.functional.apiclient import Stores
@@ -267,12 +269,17 @@ def test_the_reconciler_repairs_acls_changed_behind_its_back(
         admin.post_container(container, {
             'X-Container-Read': 'stacksync:%d' % alice.user['id']})
         assert bob.session.get(chunk_url).status_code == 403
-        report = sharing.reconcile_from_proxy_config(
-            cluster.proxy_conf_path())
+        # The operator's command, as run on a proxy node.
+        done = subprocess.run(
+            [sys.executable, '-m', 'stacksync_swift.cli', '--state',
+             cluster.state_dir, 'sharing-reconcile'],
+            capture_output=True, text=True, timeout=120, check=False)
         headers = admin.head_container(container)
     finally:
         admin.close()
-    assert shared['workspace']['id'] in report['repaired']
+    assert done.returncode == 0, done.stderr
+    assert re.search(r'repaired [\d, ]*\b%d\b' % shared['workspace']['id'],
+                     done.stdout), done.stdout
     # Swift has the membership's ACLs again. (The running proxy sees them
     # when its cached container info expires: the all-in-one's cache is
     # in-process, not shared with this one as memcached would be.)
