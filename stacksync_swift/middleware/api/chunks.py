@@ -6,17 +6,69 @@ plain workspace the body's SHA-256 must match the name (``chk-<sha256>``);
 an encrypted workspace's names are HMACs the server cannot check, so only
 the size (at most :data:`~stacksync_swift.chunking.MAX_SIZE`) and
 write-once apply. Viewers read; owners and editors write.
+
+A client may send a plain workspace's chunk compressed, with
+``X-StackSync-Chunk-Encoding: zstd``: the server decompresses it (never
+to more than :data:`~stacksync_swift.chunking.MAX_SIZE` bytes), checks the
+name against the plaintext and stores the plaintext, so downloads through
+``/v1/file/{id}/data`` and sharing work as for any chunk. Compression
+saves upload bandwidth only. Encrypted workspaces store what they are sent
+(already compressed by the client before sealing), so the header is refused
+there.
+
+``POST /v1/workspace/{wid}/chunks/missing`` with ``{"names": [...]}``
+answers ``{"missing": [...]}``: the names not stored, in one request
+instead of one ``HEAD`` per chunk (at most
+:data:`~stacksync_swift.metadata.service.MAX_COMMIT_ITEMS` names).
 """
 
+import io
+
+import zstandard
 from swift.common import swob
 
 from stacksync_swift import chunking
 from stacksync_swift import storage
 from stacksync_swift.metadata import models
+from stacksync_swift.metadata import service
 from stacksync_swift.middleware import errors
 from stacksync_swift.middleware.api import router
 from stacksync_swift.middleware.api import transfer
 from stacksync_swift.middleware.api import workspaces
+
+ENCODING_HEADER = 'X-StackSync-Chunk-Encoding'
+
+
+def decompress(frame, limit=chunking.MAX_SIZE):
+    """A zstd frame's bytes, refusing more than ``limit`` of them."""
+    try:
+        data = zstandard.ZstdDecompressor().stream_reader(
+            io.BytesIO(frame)).read(limit + 1)
+    except zstandard.ZstdError:
+        raise errors.BadRequest('the body is not a zstd frame')
+    if len(data) > limit:
+        raise errors.RequestEntityTooLarge(
+            'a chunk has at most %d bytes' % limit)
+    return data
+
+
+@router.route(workspaces.WID + r'/chunks/missing')
+class MissingChunks(workspaces.WorkspaceController):
+    def POST(self):
+        """``{"missing": [...]}``: which of ``names`` are not stored."""
+        body = self.json_object()
+        names = body.get('names')
+        if not isinstance(names, list) or \
+                len(names) > service.MAX_COMMIT_ITEMS or \
+                not all(chunking.is_chunk_name(name) for name in names):
+            raise errors.BadRequest('names is a list of at most %d chunk '
+                                    'names' % service.MAX_COMMIT_ITEMS)
+        workspace = self.workspace()
+        wanted = sorted(set(names))
+        sizes = self.api.storage.chunk_sizes(
+            self.req.environ, workspace['container'], wanted)
+        return router.json_response({'missing': [
+            name for name, size in zip(wanted, sizes) if size is None]})
 
 
 @router.route(workspaces.WID + r'/chunk/(?P<name>[^/]+)')
@@ -62,7 +114,7 @@ class Chunk(workspaces.WorkspaceController):
         if workspace['role'] not in models.WRITER_ROLES:
             raise errors.Forbidden('you may only read workspace %d'
                                    % workspace['id'])
-        data = self.body()
+        data = self.decoded(self.body(), workspace)
         if not workspace['encrypted'] and chunking.chunk_name(data) != name:
             raise errors.BadRequest('the body does not hash to %s' % name)
         written = self.api.storage.put_chunk(
@@ -71,6 +123,20 @@ class Chunk(workspaces.WorkspaceController):
         return router.json_response(
             {'name': name, 'size': len(data), 'created': written},
             status=201 if written else 200)
+
+    def decoded(self, data, workspace):
+        """The chunk's bytes from a body sent with a chunk encoding."""
+        encoding = self.req.headers.get(ENCODING_HEADER, '').strip().lower()
+        if not encoding or encoding == 'identity':
+            return data
+        if encoding != 'zstd':
+            raise errors.BadRequest('%s is zstd or identity'
+                                    % ENCODING_HEADER)
+        if workspace['encrypted']:
+            raise errors.BadRequest('an encrypted workspace stores chunks '
+                                    'as they are sent; compress before '
+                                    'sealing')
+        return decompress(data)
 
     def body(self):
         length = self.req.content_length
