@@ -35,6 +35,7 @@ Keys come from a passphrase that the members share out of band::
     name key = HKDF-SHA256(master, info="stacksync chunk names")
     data key = HKDF-SHA256(master, info="stacksync chunk data")
     file key = HKDF-SHA256(master, info="stacksync file names", 64 bytes)
+    hash key = HKDF-SHA256(master, info="stacksync content hashes")
 
 The container name (``ws-`` and a random UUID chosen by the server when
 the workspace is created) makes the salt unique per workspace, and every
@@ -53,7 +54,9 @@ answering one chunk's name with another chunk's body; after decrypting,
 the HMAC is checked again. File names may be encrypted too
 (:meth:`EncryptedCodec.encrypt_name`): AES-SIV, deterministic so the same
 name always encrypts the same way (conflict detection by name keeps
-working), written in URL-safe base64 without padding.
+working), written in URL-safe base64 without padding. A file's
+``content_hash`` is HMAC-SHA256(hash key, its SHA-256)
+(:meth:`EncryptedCodec.content_hash`).
 
 Everything here is ``cryptography``'s primitives; nothing is hand-made.
 """
@@ -154,6 +157,10 @@ class PlainCodec:
         """The chunk name alone (for :func:`chunking.iter_chunks`)."""
         return chunking.chunk_name(plaintext)
 
+    def content_hash(self, sha256_hex):
+        """The ``content_hash`` a file's metadata carries: its SHA-256."""
+        return sha256_hex
+
     def encrypt_name(self, name):
         return name
 
@@ -197,6 +204,7 @@ class EncryptedCodec:
         self._name_key = _subkey(master_key, b'stacksync chunk names')
         self._aead = AESGCM(_subkey(master_key, b'stacksync chunk data'))
         self._siv = AESSIV(_subkey(master_key, b'stacksync file names', 64))
+        self._hash_key = _subkey(master_key, b'stacksync content hashes')
         self.encrypt_names = encrypt_names
 
     @classmethod
@@ -232,6 +240,15 @@ class EncryptedCodec:
             raise CorruptChunk('chunk %s: the content does not match its '
                                'name' % name)
         return plaintext
+
+    def content_hash(self, sha256_hex):
+        """A keyed stand-in for the SHA-256 in a file's metadata.
+
+        HMAC-SHA256(hash key, SHA-256 of the content): members can still
+        tell whether two versions hold the same bytes; the server cannot.
+        """
+        return hmac.new(self._hash_key, bytes.fromhex(sha256_hex),
+                        hashlib.sha256).hexdigest()
 
     def encrypt_name(self, name):
         """A file name as stored (deterministic AES-SIV), if enabled."""

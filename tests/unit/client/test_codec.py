@@ -161,3 +161,11 @@ def test_keys_need_a_passphrase_and_32_bytes():
         codec.derive_master_key('', b'salt')
     with pytest.raises(ValueError):
         codec.EncryptedCodec(b'short')
+
+
+def test_content_hashes(sealed):
+    digest = chunking.chunk_name(TEXT)[4:]
+    assert codec.PlainCodec().content_hash(digest) == digest
+    keyed = sealed.content_hash(digest)
+    assert keyed != digest and len(keyed) == 64
+    assert keyed == sealed.content_hash(digest)
