@@ -73,6 +73,7 @@ from stacksync_swift.metadata.models import DELETED
 from stacksync_swift.metadata.models import Device
 from stacksync_swift.metadata.models import Item
 from stacksync_swift.metadata.models import ItemVersion
+from stacksync_swift.metadata.models import Mount
 from stacksync_swift.metadata.models import Outbox
 from stacksync_swift.metadata.models import User
 from stacksync_swift.metadata.models import VersionChunk
@@ -396,14 +397,14 @@ class MetadataService:
     @staticmethod
     def _members(session, workspace):
         rows = session.execute(
-            select(WorkspaceMember, User.name)
+            select(WorkspaceMember, User.name, User.email)
             .join(User, User.id == WorkspaceMember.user_id)
             .where(WorkspaceMember.workspace_id == workspace.id)
             .order_by(WorkspaceMember.joined_at, User.id))
-        return [{'user_id': member.user_id, 'name': name,
+        return [{'user_id': member.user_id, 'name': name, 'email': email,
                  'role': member.role,
                  'joined_at': _iso(member.joined_at)}
-                for member, name in rows]
+                for member, name, email in rows]
 
     # -- reading items ----------------------------------------------------
 
@@ -653,6 +654,45 @@ class MetadataService:
     def share_members(self, user_id, folder_id):
         with self._reading() as session:
             return shares.members(session, user_id, folder_id)
+
+    def users_by_email(self, addresses):
+        """``{address: user}`` for the addresses that name a user.
+
+        Addresses compare without case and surrounding spaces; unknown
+        ones are left out. When several users have one address, the
+        oldest account answers for it.
+        """
+        if not isinstance(addresses, (list, tuple)) or \
+                len(addresses) > shares.MAX_ADDRESSEES or \
+                not all(isinstance(a, str) for a in addresses):
+            raise errors.BadRequest('give at most %d e-mail addresses'
+                                    % shares.MAX_ADDRESSEES)
+        wanted = {address.strip().lower(): address for address in addresses
+                  if address.strip()}
+        found = {}
+        with self._reading() as session:
+            users = session.scalars(
+                select(User).where(func.lower(User.email).in_(list(wanted)))
+                .order_by(User.id)) if wanted else []
+            for user in users:
+                address = wanted.get(user.email.strip().lower())
+                if address is not None:
+                    found.setdefault(address, _user_dict(user))
+        return found
+
+    def mount_of(self, user_id, workspace_id):
+        """The id of the user's live folder that shows ``workspace_id``.
+
+        None when the user has no such mount (or the workspace is their
+        private one).
+        """
+        with self._reading() as session:
+            private = _private_workspace(session, user_id)
+            return session.scalar(
+                select(Item.id).join(Mount, Mount.item_id == Item.id)
+                .where(Mount.workspace_id == _id(workspace_id, 'workspace'),
+                       Item.workspace_id == private.id,
+                       Item.status != DELETED).order_by(Item.id))
 
     def resolve_folder(self, user_id, folder_id):
         """``{"workspace_id", "parent_id"}`` for children of a folder."""

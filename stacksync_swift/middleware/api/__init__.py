@@ -53,6 +53,11 @@ container is created, with ACLs naming the user, on their first request
 Errors are JSON, ``{"error": <status>, "description": "..."}``, with the
 status codes of the original StackSync API; no input yields a 500. Swift
 failing below us is a ``503``.
+
+``StackSync-API: v2`` requests get the original API v2's shapes (item
+fields, root folder, e-mail sharing, error codes): the filter records the
+version in ``env['stacksync.api_version']`` and the controllers render
+through :mod:`.dialects`, the one module that knows v2.
 """
 
 from swift.common import swob
@@ -70,6 +75,7 @@ from stacksync_swift.middleware import errors
 from stacksync_swift.middleware.api import account  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import chunks  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import containers
+from stacksync_swift.middleware.api import dialects
 from stacksync_swift.middleware.api import files  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import folders  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import openapi  # noqa: F401 (routes)
@@ -101,26 +107,36 @@ class StackSyncAPI:
         version = common.api_version(env)
         if version is None:
             return self.app(env, start_response)
+        env[dialects.ENV_KEY] = version
         try:
             return self.handle(swob.Request(env), version)(
                 env, start_response)
         except errors.APIError as err:
-            return err(env, start_response)
+            return self.error(env, err)(env, start_response)
         except metadata_errors.MetadataError as err:
-            return errors.from_metadata(err)(env, start_response)
+            return self.error(env, errors.from_metadata(err))(
+                env, start_response)
         except chunking.TruncatedStream as err:
-            return errors.BadRequest(str(err))(env, start_response)
+            return self.error(env, errors.BadRequest(str(err)))(
+                env, start_response)
         except storage.StorageError as err:
             self.logger.error('storage failure in stacksync_api: %s', err)
-            return errors.ServiceUnavailable(
-                'the storage failed; try again')(env, start_response)
+            return self.error(env, errors.ServiceUnavailable(
+                'the storage failed; try again'))(env, start_response)
         except Exception:
             # The last line of defence: a bug must not become a traceback
             # in the client's face, nor a bare 500 without a JSON body.
             self.logger.exception('unhandled error in stacksync_api')
-            return errors.ServiceUnavailable(
-                'internal error; see the proxy log')(
+            return self.error(env, errors.ServiceUnavailable(
+                'internal error; see the proxy log'))(
                     env, start_response)
+
+    @staticmethod
+    def error(env, err):
+        """The error as the request's dialect spells it."""
+        if env.get(dialects.ENV_KEY) == dialects.V2:
+            return dialects.error_response(err)
+        return err
 
     def handle(self, req, version):
         if version not in SUPPORTED_VERSIONS:

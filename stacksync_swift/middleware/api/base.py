@@ -1,7 +1,12 @@
-"""What the file and folder controllers share: lookups and moves."""
+"""What the file and folder controllers share: lookups, moves, answers.
+
+:meth:`ItemController.item_response` renders an item in the request's
+dialect (v1, or v2 through :mod:`.dialects`).
+"""
 
 from stacksync_swift.metadata import names
 from stacksync_swift.middleware import errors
+from stacksync_swift.middleware.api import dialects
 from stacksync_swift.middleware.api import router
 from stacksync_swift.middleware.api.items import item_json
 from stacksync_swift.middleware.api.items import parent_for_service
@@ -44,6 +49,10 @@ class ItemController(router.Controller):
     def rename_or_move(self):
         """Apply ``name`` and/or ``parent`` (JSON body or query)."""
         changes = dict(self.json_object())
+        if self.v2:
+            # v2 apps send null for what stays as it is.
+            changes = {key: value for key, value in changes.items()
+                       if value is not None}
         for key in ('name', 'parent'):
             if key in self.req.params:
                 changes[key] = self.req.params[key]
@@ -63,4 +72,35 @@ class ItemController(router.Controller):
         else:
             meta = metadata.rename_item(self.user_id, self.item_id(), name,
                                         **common)
-        return router.json_response(item_json(meta))
+        return self.item_response(meta)
+
+    def item_response(self, meta, status=200):
+        """The item as JSON in the request's dialect.
+
+        In v2 a creation (201) also names the new item in ``Location``.
+        """
+        if not self.v2:
+            return router.json_response(item_json(meta), status=status)
+        headers = None
+        if status == 201:
+            headers = {'Location': '%s%s/v1/%s/%d' % (
+                self.req.host_url, self.req.script_name,
+                'folder' if meta['is_folder'] else 'file', meta['id'])}
+        return router.json_response(
+            dialects.item(meta, self.v2_parent(meta)), status=status,
+            headers=headers)
+
+    def v2_parent(self, meta):
+        """The item's ``parent_id`` in v2: None for the user's root.
+
+        At the root of a shared workspace, the parent is the user's own
+        folder for that workspace (the owner's shared folder or a
+        member's mount).
+        """
+        if meta.get('parent_id') is not None or meta.get('id') is None:
+            return meta.get('parent_id')
+        private = self.api.containers.private_workspace(self.user_id)
+        if meta['workspace_id'] == private['id']:
+            return None
+        return self.api.metadata.mount_of(self.user_id,
+                                          meta['workspace_id'])

@@ -11,9 +11,9 @@ it the last writer wins.
 from stacksync_swift.metadata import names
 from stacksync_swift.middleware import errors
 from stacksync_swift.middleware.api import base
+from stacksync_swift.middleware.api import dialects
 from stacksync_swift.middleware.api import router
 from stacksync_swift.middleware.api import transfer
-from stacksync_swift.middleware.api.items import item_json
 from stacksync_swift.middleware.api.items import items_json
 from stacksync_swift.middleware.api.items import parent_for_service
 
@@ -52,14 +52,14 @@ class Files(FileController):
             name, stored.size, stored.sha256, stored.names,
             mimetype=transfer.mimetype(self.req, name),
             device_id=self.device_id())
-        return router.json_response(item_json(meta), status=201)
+        return self.item_response(meta, status=201)
 
 
 @router.route(r'/v1/file/%s' % ID)
 class File(FileController):
     def GET(self):
         """The file's current metadata (deleted files too)."""
-        return router.json_response(item_json(self.file()))
+        return self.item_response(self.file())
 
     def PUT(self):
         """Rename (``name``) and/or move (``parent``) the file."""
@@ -72,7 +72,7 @@ class File(FileController):
         meta = self.api.metadata.delete_item(
             self.user_id, self.item_id(), base_version=self.base_version(),
             device_id=self.device_id())
-        return router.json_response(item_json(meta))
+        return self.item_response(meta)
 
 
 @router.route(r'/v1/file/%s/data' % ID)
@@ -93,22 +93,28 @@ class FileData(FileController):
             stored.names, mimetype=transfer.mimetype(
                 self.req, meta['filename']),
             base_version=base_version, device_id=self.device_id())
-        return router.json_response(item_json(updated))
+        return self.item_response(updated)
 
 
 @router.route(r'/v1/file/%s/versions' % ID)
 class FileVersions(FileController):
     def GET(self):
-        """Every version of the file, oldest first."""
-        return router.json_response(items_json(
-            self.api.metadata.get_versions(self.user_id, self.item_id())))
+        """Every version of the file, oldest first (v2: the file with
+        ``versions``, newest first)."""
+        history = self.api.metadata.get_versions(self.user_id,
+                                                 self.item_id())
+        if not self.v2:
+            return router.json_response(items_json(history))
+        current = self.file()
+        return router.json_response(dialects.versions(
+            current, history, self.v2_parent(current)))
 
 
 @router.route(r'/v1/file/%s/version/(?P<version>\d+)' % ID)
 class FileVersion(FileController):
     def GET(self):
         """One version's metadata."""
-        return router.json_response(item_json(self.version()))
+        return self.item_response(self.version())
 
     def version(self):
         return self.api.metadata.get_version(
@@ -132,7 +138,7 @@ class FileRestore(FileController):
         meta = self.api.metadata.restore_version(
             self.user_id, self.item_id(), version,
             device_id=self.device_id())
-        return router.json_response(item_json(meta))
+        return self.item_response(meta)
 
     def requested_version(self):
         if 'version' in self.req.params:

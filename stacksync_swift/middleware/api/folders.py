@@ -3,12 +3,15 @@
 Folder ``0`` is the root of the user's private workspace (``GET
 /v1/folder/0/contents``); ``?workspace=W`` lists the root of another
 workspace the user belongs to. Deleting a folder deletes its live subtree,
-one new version per item.
+one new version per item. In API v2 the root renders as the spec shows
+it (``is_root``) and listed items name the listed folder as their parent
+(:mod:`.dialects`).
 """
 
 from stacksync_swift.metadata import names
 from stacksync_swift.middleware import errors
 from stacksync_swift.middleware.api import base
+from stacksync_swift.middleware.api import dialects
 from stacksync_swift.middleware.api import router
 from stacksync_swift.middleware.api.items import item_json
 from stacksync_swift.middleware.api.items import parent_for_service
@@ -58,7 +61,7 @@ class Folders(FolderController):
         meta = self.api.metadata.create_folder(
             self.user_id, workspace['id'], parent_for_service(parent_id),
             name, device_id=self.device_id())
-        return router.json_response(item_json(meta), status=201)
+        return self.item_response(meta, status=201)
 
 
 @router.route(r'/v1/folder/%s' % ID)
@@ -70,7 +73,7 @@ class Folder(FolderController):
             del meta['contents']
         else:
             meta = self.folder()
-        return router.json_response(item_json(meta))
+        return self.item_response(meta)
 
     def PUT(self):
         """Rename (``name``) and/or move (``parent``) the folder."""
@@ -83,11 +86,15 @@ class Folder(FolderController):
         meta = self.api.metadata.delete_item(
             self.user_id, self.item_id(), base_version=self.base_version(),
             device_id=self.device_id())
-        return router.json_response(item_json(meta))
+        return self.item_response(meta)
 
 
 @router.route(r'/v1/folder/%s/contents' % ID)
 class FolderContents(FolderController):
     def GET(self):
         """The folder with its ``contents`` (``include_deleted``)."""
-        return router.json_response(item_json(self.listing()))
+        meta = self.listing()
+        if not self.v2:
+            return router.json_response(item_json(meta))
+        return router.json_response(dialects.listing(
+            meta, self.item_id(), self.v2_parent(meta)))

@@ -16,6 +16,7 @@ import re
 from swift.common import swob
 
 from stacksync_swift.middleware import errors
+from stacksync_swift.middleware.api import dialects
 
 HTTP_METHODS = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE')
 # The largest JSON request body (a commit of MAX_COMMIT_ITEMS items, each
@@ -46,6 +47,11 @@ class Controller:
     def user_id(self):
         """The authenticated StackSync user making the request."""
         return self.user['id']
+
+    @property
+    def v2(self):
+        """True when the request speaks the original API v2."""
+        return dialects.is_v2(self.req)
 
     @classmethod
     def allowed_methods(cls):
