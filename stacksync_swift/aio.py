@@ -88,7 +88,7 @@ def default_state_dir():
     return os.path.join(base, 'stacksync-swift', 'aio')
 
 
-def _ini(sections):
+def render_ini(sections):
     """Render ``{section: {key: value}}`` as an ini file."""
     lines = []
     for section, options in sections.items():
@@ -277,7 +277,7 @@ class AllInOne:
             fp.write(text)
 
     def _write_swift_conf(self):
-        self._write('swift.conf', _ini({
+        self._write('swift.conf', render_ini({
             'swift-hash': {
                 'swift_hash_path_suffix': self.secrets['hash_path_suffix'],
                 'swift_hash_path_prefix': ''},
@@ -302,7 +302,7 @@ class AllInOne:
 
     def _backend_conf(self, kind):
         egg = 'object' if kind == 'object' else kind
-        return _ini({
+        return render_ini({
             'DEFAULT': self._common_defaults(self.ports[kind]),
             'pipeline:main': {'pipeline': 'healthcheck %s-server' % kind},
             'app:%s-server' % kind: {'use': 'egg:swift#%s' % egg},
@@ -358,7 +358,7 @@ class AllInOne:
                 'use': 'egg:swift#keymaster',
                 'encryption_root_secret': self._encryption_root_secret()}
             sections['filter:encryption'] = {'use': 'egg:swift#encryption'}
-        return _ini(sections)
+        return render_ini(sections)
 
     def _keystone_sections(self):
         """auth_token + keystoneauth in place of tempauth (Keystone mode)."""

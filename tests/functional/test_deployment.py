@@ -16,7 +16,6 @@
   unless ``CI`` is ``true``: then they fail.
 """
 
-import os
 import pathlib
 import re
 import threading
@@ -24,7 +23,6 @@ import uuid
 
 import pytest
 import requests
-import sqlalchemy
 from requests_oauthlib import OAuth1Session
 from swiftclient import client as swiftclient
 
@@ -32,24 +30,14 @@ from stacksync_swift import aio
 from stacksync_swift.metadata import credentials
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import service
+from tests import servers
 from tests.functional import apiclient
 
-POSTGRES_URL_ENV = 'STACKSYNC_TEST_POSTGRES_URL'
-AMQP_URL_ENV = 'STACKSYNC_TEST_AMQP_URL'
 # Our own database beside the shared test database: other tests drop and
 # re-create the shared one's schema.
 DEPLOY_DATABASE_SUFFIX = '_deploy'
 API = apiclient.API
 
-
-def server_url(variable):
-    url = os.environ.get(variable)
-    if not url:
-        message = '%s is not set' % variable
-        if os.environ.get('CI') == 'true':
-            pytest.fail(message + ' (required when CI=true)')
-        pytest.skip(message)
-    return url
 
 
 def marker(tag):
@@ -158,22 +146,14 @@ def test_the_kept_root_secret_reads_the_data_after_a_restart(
 
 def deploy_database_url():
     """A fresh database beside the shared PostgreSQL test database."""
-    shared = sqlalchemy.engine.make_url(server_url(POSTGRES_URL_ENV))
-    name = shared.database + DEPLOY_DATABASE_SUFFIX
-    engine = sqlalchemy.create_engine(shared, isolation_level='AUTOCOMMIT')
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql('DROP DATABASE IF EXISTS %s' % name)
-            connection.exec_driver_sql('CREATE DATABASE %s' % name)
-    finally:
-        engine.dispose()
-    return shared.set(database=name).render_as_string(hide_password=False)
+    return servers.side_database(DEPLOY_DATABASE_SUFFIX).render_as_string(
+        hide_password=False)
 
 
 @pytest.fixture(scope='module')
 def two_proxies(tmp_path_factory):
     database_url = deploy_database_url()
-    events_url = server_url(AMQP_URL_ENV)
+    events_url = servers.amqp_url()
     cluster = aio.AllInOne(tmp_path_factory.mktemp('two-proxies'), port=0,
                            database_url=database_url, events_url=events_url,
                            extra_proxies=1)

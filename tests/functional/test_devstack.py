@@ -35,11 +35,11 @@ from alembic.script import ScriptDirectory
 
 from stacksync_swift import config
 from stacksync_swift.metadata import db
+from tests import servers
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 STANDIN = pathlib.Path(__file__).parent / 'data' / 'devstack-standin.sh'
 SAMPLE_ENV = 'STACKSYNC_TEST_SWIFT_SAMPLE'
-POSTGRES_URL_ENV = 'STACKSYNC_TEST_POSTGRES_URL'
 CACHE = pathlib.Path(os.environ.get('XDG_CACHE_HOME') or
                      pathlib.Path.home() / '.cache') / 'stacksync-swift'
 SWIFT = 's-proxy,s-object,s-container,s-account'
@@ -50,11 +50,6 @@ ROOT_SECRET = 'c2VjcmV0IHNlY3JldCBzZWNyZXQgc2VjcmV0IHNlY3JldA=='
 def head_revision():
     return ScriptDirectory.from_config(db.alembic_config()).get_current_head()
 
-
-def unavailable(message):
-    if os.environ.get('CI') == 'true':
-        pytest.fail(message + ' (required when CI=true)')
-    pytest.skip(message)
 
 
 @pytest.fixture(scope='session')
@@ -78,7 +73,7 @@ def _fetch_sample(version, target):
                  'swift==%s' % version],
                 check=True, capture_output=True, timeout=300)
         except (subprocess.SubprocessError, OSError) as err:
-            unavailable('cannot download the swift %s sdist for its '
+            servers.unavailable('cannot download the swift %s sdist for its '
                         'proxy-server.conf-sample: %s' % (version, err))
         sdist = next(pathlib.Path(scratch).glob('swift-*.tar.gz'))
         member = 'swift-%s/etc/proxy-server.conf-sample' % version
@@ -224,7 +219,7 @@ def around(names, *expected):
 
 def test_shellcheck_passes():
     if not shutil.which('shellcheck'):
-        unavailable('shellcheck is not installed')
+        servers.unavailable('shellcheck is not installed')
     files = [REPO / 'devstack' / 'plugin.sh', REPO / 'devstack' / 'settings',
              STANDIN]
     done = subprocess.run([shutil.which('shellcheck'), *map(str, files)],
@@ -363,19 +358,9 @@ def test_keystone_mode_without_authtoken_stops_the_stack(make_devstack):
 @pytest.fixture
 def postgres_server():
     """The PostgreSQL server of the tests, and a database name on it."""
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        unavailable('%s is not set' % POSTGRES_URL_ENV)
-    shared = sqlalchemy.engine.make_url(url)
-    name = shared.database + '_devstack'
-    engine = sqlalchemy.create_engine(shared, isolation_level='AUTOCOMMIT')
-    try:
-        with engine.connect() as connection:
-            # devstack's recreate_database, which the stand-in only logs.
-            connection.exec_driver_sql('DROP DATABASE IF EXISTS %s' % name)
-            connection.exec_driver_sql('CREATE DATABASE %s' % name)
-    finally:
-        engine.dispose()
+    # devstack's recreate_database, which the stand-in only logs.
+    shared = servers.side_database('_devstack')
+    name = shared.database
     # devstack's database_connection_url: the server's URL, then the name.
     server = sqlalchemy.engine.URL.create(
         'postgresql', username=shared.username, password=shared.password,

@@ -35,8 +35,8 @@ from stacksync_swift import eventsclient
 from stacksync_swift import services as services_module
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import outbox
+from tests import servers
 
-AMQP_URL_ENV = 'STACKSYNC_TEST_AMQP_URL'
 RABBITMQ_SCRIPT = os.path.join(os.path.dirname(__file__), '..', '..',
                                '.ci', 'rabbitmq.sh')
 TRANSPORTS = ['embedded', 'rabbitmq']
@@ -44,15 +44,6 @@ TRANSPORTS = ['embedded', 'rabbitmq']
 WAKE_LIMIT = 1.0
 assert WAKE_LIMIT < events.SAFETY_INTERVAL
 
-
-def amqp_url():
-    url = os.environ.get(AMQP_URL_ENV)
-    if not url:
-        message = '%s is not set' % AMQP_URL_ENV
-        if os.environ.get('CI') == 'true':
-            pytest.fail(message + ' (required when CI=true)')
-        pytest.skip(message)
-    return url
 
 
 @pytest.fixture
@@ -64,7 +55,7 @@ def database_url(tmp_path):
 
 @pytest.fixture(params=TRANSPORTS)
 def events_url(request):
-    return amqp_url() if request.param == 'rabbitmq' else ''
+    return servers.amqp_url() if request.param == 'rabbitmq' else ''
 
 
 # Tests on one broker must not hear each other: every test process
@@ -157,7 +148,7 @@ def rabbitmq(action):
 @pytest.fixture
 def durable_queue():
     """A queue that outlives a broker restart, bound to every commit."""
-    url = amqp_url()
+    url = servers.amqp_url()
     queue = kombu.Queue('stacksync.test.%s' % uuid.uuid4().hex,
                         eventsclient.exchange(EXCHANGE),
                         routing_key='workspace.*',
@@ -172,7 +163,7 @@ def durable_queue():
 
 def drain(queue, count, timeout):
     got = []
-    with kombu.Connection(amqp_url()) as connection:
+    with kombu.Connection(servers.amqp_url()) as connection:
         with connection.Consumer(queue, accept=['json'], callbacks=[
                 lambda body, message: (got.append(body), message.ack())]):
             deadline = time.monotonic() + timeout
@@ -187,7 +178,7 @@ def drain(queue, count, timeout):
 @pytest.mark.slow
 def test_an_outage_delays_events_and_loses_none(database_url,
                                                 durable_queue):
-    hub = make_hub(database_url, amqp_url())
+    hub = make_hub(database_url, servers.amqp_url())
     people = [person(hub, 'user%d' % n) for n in range(4)]
     try:
         commit(hub, people[0], 'before')
@@ -281,7 +272,7 @@ def two_proxies(request, tmp_path_factory):
     """An all-in-one whose proxy has a twin on another port."""
     options = {'events_exchange': EXCHANGE}
     if request.param == 'rabbitmq':
-        options['events_url'] = amqp_url()
+        options['events_url'] = servers.amqp_url()
     cluster = aio.AllInOne(tmp_path_factory.mktemp('events'), port=0,
                            filter_options=options)
     cluster.start()

@@ -18,28 +18,17 @@ Without the variable the PostgreSQL cases are skipped, unless ``CI`` is
 ``true``: then they fail, so CI can never go green without PostgreSQL.
 """
 
-import os
 
 import pytest
 import sqlalchemy
 
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata.service import MetadataService
-
-POSTGRES_URL_ENV = 'STACKSYNC_TEST_POSTGRES_URL'
+from tests.servers import postgres_url
 
 BACKENDS = ['sqlite',
             pytest.param('postgresql', marks=pytest.mark.postgresql)]
 
-
-def postgres_url():
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        message = '%s is not set' % POSTGRES_URL_ENV
-        if os.environ.get('CI') == 'true':
-            pytest.fail(message + ' (required when CI=true)')
-        pytest.skip(message)
-    return url
 
 
 @pytest.fixture(scope='session')

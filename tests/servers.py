@@ -1,0 +1,63 @@
+"""The real servers the tests use, named by environment variables.
+
+``.ci/run`` starts them and sets:
+
+``STACKSYNC_TEST_POSTGRES_URL``
+    a PostgreSQL database the tests may empty, e.g.
+    ``postgresql+psycopg2://stacksync:stacksync@127.0.0.1/stacksync_test``
+    (the role may create databases beside it: see :func:`side_database`);
+``STACKSYNC_TEST_AMQP_URL``
+    a RabbitMQ broker, e.g. ``amqp://guest:guest@127.0.0.1:5672//``.
+
+Without them a test that needs the server is skipped, except when ``CI``
+is ``true``: then it fails, so CI never passes by skipping.
+"""
+
+import os
+
+import pytest
+import sqlalchemy
+
+POSTGRES_URL_ENV = 'STACKSYNC_TEST_POSTGRES_URL'
+AMQP_URL_ENV = 'STACKSYNC_TEST_AMQP_URL'
+
+
+def unavailable(message):
+    """Skip, or fail when CI promised the server."""
+    if os.environ.get('CI') == 'true':
+        pytest.fail(message + ' (required when CI=true)')
+    pytest.skip(message)
+
+
+def required_env(variable):
+    value = os.environ.get(variable)
+    if not value:
+        unavailable('%s is not set' % variable)
+    return value
+
+
+def postgres_url():
+    return required_env(POSTGRES_URL_ENV)
+
+
+def amqp_url():
+    return required_env(AMQP_URL_ENV)
+
+
+def side_database(suffix):
+    """A new, empty database beside the tests' PostgreSQL one.
+
+    Returns its URL (an SQLAlchemy ``URL``). Tests that need a database of
+    their own (a deployment, a devstack) use one so that they never reset
+    the shared one under the metadata tests.
+    """
+    shared = sqlalchemy.engine.make_url(postgres_url())
+    name = shared.database + suffix
+    engine = sqlalchemy.create_engine(shared, isolation_level='AUTOCOMMIT')
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql('DROP DATABASE IF EXISTS %s' % name)
+            connection.exec_driver_sql('CREATE DATABASE %s' % name)
+    finally:
+        engine.dispose()
+    return shared.set(database=name)
