@@ -10,16 +10,39 @@ import hashlib
 import json
 import re
 
+import jsonschema
 import pytest
 from swift.common import swob
 
 from stacksync_swift.middleware.api import dialects
+from stacksync_swift.middleware.api import openapi
 
 V2_TIME = re.compile(r'\A\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\Z')
 FILE_FIELDS = {'id', 'parent_id', 'filename', 'is_folder', 'status',
                'modified_at', 'version', 'checksum', 'size', 'mimetype',
                'chunks'}
 FOLDER_FIELDS = FILE_FIELDS - {'chunks'} | {'is_root'}
+
+
+def json_schema(value):
+    """An OpenAPI 3.0 schema as JSON Schema (``nullable`` as a type)."""
+    if isinstance(value, list):
+        return [json_schema(entry) for entry in value]
+    if not isinstance(value, dict):
+        return value
+    converted = {key: json_schema(entry) for key, entry in value.items()
+                 if key != 'nullable'}
+    if value.get('nullable') and 'type' in value:
+        converted['type'] = [value['type'], 'null']
+    return converted
+
+
+def assert_matches(instance, schema_name):
+    """``instance`` is valid for the OpenAPI document's schema."""
+    components = json_schema(openapi.document()['components'])
+    jsonschema.validate(instance, {
+        '$ref': '#/components/schemas/%s' % schema_name,
+        'components': components})
 
 
 class V2Client:
@@ -63,6 +86,7 @@ def v2(filter_app, users):
 
 def assert_file(meta):
     assert set(meta) == FILE_FIELDS, meta
+    assert_matches(meta, 'ItemV2')
     assert meta['is_folder'] is False
     assert isinstance(meta['checksum'], int)
     assert V2_TIME.match(meta['modified_at'])
@@ -70,6 +94,7 @@ def assert_file(meta):
 
 def assert_folder(meta):
     assert set(meta) == FOLDER_FIELDS, meta
+    assert_matches(meta, 'ItemV2')
     assert meta['is_folder'] is True and meta['is_root'] is False
     assert (meta['checksum'], meta['size'], meta['mimetype']) == (
         0, 0, 'inode/directory')
@@ -113,6 +138,7 @@ def test_versions_are_the_file_with_its_history_newest_first(v2):
     assert set(resp.json) == FILE_FIELDS | {'versions'}
     assert resp.json['version'] == 2
     assert [v['version'] for v in resp.json['versions']] == [2, 1]
+    assert_matches(resp.json, 'VersionsV2')
     for version in resp.json['versions']:
         assert_file(version)
     one = v2.get('/v1/file/%d/version/1' % meta['id'])
@@ -136,6 +162,7 @@ def test_folders_and_the_root(v2):
     create_file(v2, 'top.txt', b'y')
 
     root = v2.get('/v1/folder/0/contents').json
+    assert_matches(root, 'FolderV2')
     assert root['is_root'] is True and root['id'] is None
     assert root['filename'] == 'root' and root['parent_id'] is None
     assert [(c['filename'], c['parent_id']) for c in root['contents']] == [
@@ -192,6 +219,7 @@ def test_errors_have_the_spec_shape(v2, method, path, body, status):
     assert resp.status_int == status
     assert resp.json == {'error': status,
                          'description': resp.json['description']}
+    assert_matches(resp.json, 'Error')
 
 
 def test_other_client_errors_become_400(v2):
@@ -273,6 +301,7 @@ def test_share_unshare_and_members_by_email(people):
     assert resp.status_int == 200, resp.body
     assert resp.json == {'shared_to': ['bob@example.org',
                                        'CAROL@example.org']}
+    assert_matches(resp.json, 'SharedToV2')
     accept_all(bob)
     accept_all(carol)
     # Sharing again with a member is no error and proposes nothing.
@@ -287,6 +316,7 @@ def test_share_unshare_and_members_by_email(people):
         ('v2carol', 'Carol@example.org', False)]
     for member in members:
         assert set(member) == {'name', 'email', 'joined_at', 'is_owner'}
+        assert_matches(member, 'MemberV2')
         assert V2_TIME.match(member['joined_at'])
 
     mount = [item for item in bob.get('/v1/folder/0/contents').json[
@@ -311,6 +341,7 @@ def test_share_unshare_and_members_by_email(people):
                             'who@example.org'])
     assert resp.status_int == 200
     assert resp.json == {'unshared_to': ['carol@example.org']}
+    assert_matches(resp.json, 'UnsharedToV2')
     assert carol.get('/v1/folder/%d/contents' % mount['id']).status_int \
         == 404
     names = [m['name'] for m in
@@ -349,3 +380,17 @@ def test_unshare_cancels_a_pending_proposal(people):
                       body=['bob@example.org'])
     assert resp.json == {'unshared_to': ['bob@example.org']}
     assert bob.get('/v1/proposals').json == []
+
+
+def test_the_openapi_document_describes_v2(v2):
+    document = openapi.document()
+    assert document['components']['parameters']['ApiV2']['name'] == \
+        'StackSync-API'
+    for path, operations in document['paths'].items():
+        for method in set(operations) & {'get', 'head', 'put', 'post',
+                                         'delete'}:
+            refs = [p.get('$ref')
+                    for p in operations[method].get('parameters', [])]
+            assert '#/components/parameters/ApiV2' in refs, (method, path)
+    with pytest.raises(jsonschema.ValidationError):
+        assert_matches({'id': 1}, 'ItemV2')
