@@ -436,18 +436,32 @@ class Connection:
         """
         names, size, sha256 = self.upload_chunks(workspace_id, codec,
                                                  fileobj, progress)
-        item = {'id': None, 'client_id': 'put', 'base_version': None,
-                'parent_id': parent_id,
-                'filename': codec.encrypt_name(name), 'is_folder': False,
-                'size': size, 'content_hash': codec.content_hash(sha256),
-                'chunks': names,
-                'mimetype': mimetypes.guess_type(name)[0]}
-        if existing is not None:
-            item.update(id=existing['id'],
-                        base_version=existing['version'])
-            item.pop('client_id')
+        item = _commit_item(codec, name, parent_id, names, size, sha256,
+                            existing)
         result = self.commit(workspace_id, [item])['results'][0]
-        return _committed(result, name)
+        return committed_item(result, name)
+
+    def upload_many(self, workspace_id, codec, files, parent_id=0,
+                    progress=None):
+        """Upload several files and commit them in one request.
+
+        ``files`` is a list of ``(path, name, existing)``; yields one
+        ``(name, item or ClientError)`` per file, in order.
+        """
+        items = []
+        for path, name, existing in files:
+            with open(path, 'rb') as source:
+                names, size, sha256 = self.upload_chunks(
+                    workspace_id, codec, source, progress)
+            items.append(_commit_item(codec, name, parent_id, names, size,
+                                      sha256, existing))
+        outcome = self.commit(workspace_id, items)
+        for (_path, name, _existing), result in zip(files,
+                                                    outcome['results']):
+            try:
+                yield name, committed_item(result, name)
+            except ClientError as error:
+                yield name, error
 
     def download(self, workspace_id, codec, item, progress=None):
         """Yield a file's plaintext chunk by chunk, checked, in order."""
@@ -472,7 +486,20 @@ class Connection:
         return plaintext
 
 
-def _committed(result, name):
+def _commit_item(codec, name, parent_id, names, size, sha256, existing):
+    """The commit item of a file's new content."""
+    item = {'id': None, 'client_id': name, 'base_version': None,
+            'parent_id': parent_id, 'filename': codec.encrypt_name(name),
+            'is_folder': False, 'size': size,
+            'content_hash': codec.content_hash(sha256), 'chunks': names,
+            'mimetype': mimetypes.guess_type(name)[0]}
+    if existing is not None:
+        item.update(id=existing['id'], base_version=existing['version'])
+        del item['client_id']
+    return item
+
+
+def committed_item(result, name):
     if result['result'] == 'committed':
         return result['item']
     description = result.get('description') or result.get('error') or \

@@ -203,5 +203,5 @@ def test_retries_end(conn, server):
 
 def test_a_commit_error_names_the_file(conn, wid):
     with pytest.raises(api.ClientError, match='x.txt'):
-        api._committed({'result': 'error', 'error': 'missing_chunks',
+        api.committed_item({'result': 'error', 'error': 'missing_chunks',
                         'description': 'chunks not stored'}, 'x.txt')

@@ -1,0 +1,575 @@
+"""
+=============
+``stacksync``
+=============
+
+The sync client's command. The library (:mod:`.api`, :mod:`.codec`,
+:mod:`.localfs`, :mod:`.engine`) does the work; this module parses the
+command line, prints one line per result, and maps every failure in one
+place (:func:`main`) to ``ERROR: <what happened> (<what to do>)`` on
+stderr with exit status 1. Ctrl-C stops cleanly with status 130.
+
+Usage::
+
+    stacksync login https://cloud.example.com --consumer-key K \\
+        --consumer-secret S            # opens or prints the approval page
+    stacksync sync ~/StackSync         # one pass
+    stacksync sync ~/StackSync --watch # keep in sync; prints who changed what
+    stacksync ls [PATH] [-l] [--deleted]
+    stacksync get PATH [LOCAL]
+    stacksync put FILE... [--to FOLDER]
+    stacksync mkdir PATH
+    stacksync history PATH
+    stacksync restore PATH VERSION
+    stacksync share FOLDER USER... [--role viewer]
+    stacksync proposals
+    stacksync accept ID                # and: stacksync decline ID
+    stacksync workspace create NAME --encrypted [--encrypt-names]
+    stacksync status [DIR]
+
+Options every command takes: ``--quiet`` (only errors), ``--no-progress``
+(no progress bars; they are off anyway when stderr is not a terminal),
+``--dry-run`` where a command changes something (``put``, ``sync``,
+``restore``), ``--config DIR`` (default ``$XDG_CONFIG_HOME/stacksync``),
+``--workspace ID`` to address a workspace's own root instead of the
+private one (an encrypted workspace made with ``workspace create``).
+
+Encrypted workspaces ask for their passphrase once (``$STACKSYNC_PASSPHRASE``,
+``--passphrase-file`` or a prompt); the scrypt-derived key is then kept
+``0600`` in the config folder, never the passphrase. Deleting many files
+in one sync pass needs ``--allow-mass-delete``.
+"""
+
+import argparse
+import getpass
+import os
+import sys
+import webbrowser
+
+from stacksync_swift.client import api
+from stacksync_swift.client import codec as codecs
+from stacksync_swift.client import credentials
+
+MiB = 1024 * 1024
+# A sync pass that would delete more than this many local or remote items
+# stops unless --allow-mass-delete is given.
+MASS_DELETE = 100
+
+
+class UsageError(Exception):
+    hint = 'see stacksync --help'
+
+
+class Printer:
+    """Where the command's output goes: one line per result."""
+
+    def __init__(self, quiet=False, progress=True, out=None, err=None):
+        self.quiet = quiet
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.progress = progress and not quiet and self.err.isatty()
+
+    def line(self, text):
+        if not self.quiet:
+            print(text, file=self.out, flush=True)
+
+    def error(self, text):
+        print(text, file=self.err, flush=True)
+
+    def bar(self, total, what):
+        """A tqdm bytes bar (or a no-op) with ``update(n)`` and ``close``.
+        """
+        if not self.progress or total < MiB:
+            return _NoBar()
+        import tqdm
+        return tqdm.tqdm(total=total, desc=what, unit='B', unit_scale=True,
+                         unit_divisor=1024, file=self.err, leave=False)
+
+
+class _NoBar:
+    def update(self, count):
+        pass
+
+    def close(self):
+        pass
+
+
+# -- sessions: connection, workspaces and their codecs --
+
+class Session:
+    """What a command needs: the connection and the codec of workspaces.
+    """
+
+    def __init__(self, args):
+        self.args = args
+        self.config = args.config or credentials.config_dir()
+        creds = credentials.load_credentials(self.config)
+        if creds is None:
+            raise api.AuthExpired('not logged in')
+        self.conn = api.Connection.from_credentials(
+            creds, device=args.device or creds.get('device'))
+        self.user = creds.get('user')
+        self._codecs = {}
+
+    def close(self):
+        self.conn.close()
+
+    def codec(self, workspace_id):
+        if workspace_id not in self._codecs:
+            self._codecs[workspace_id] = self._make_codec(workspace_id)
+        return self._codecs[workspace_id]
+
+    def _make_codec(self, workspace_id):
+        workspace = self.conn.workspace(workspace_id)
+        if not workspace.get('encrypted'):
+            return codecs.PlainCodec()
+        saved = credentials.load_key(workspace_id, self.config)
+        if saved is None:
+            master = codecs.derive_master_key(
+                self.passphrase(workspace),
+                codecs.workspace_salt(workspace['container']))
+            saved = (master, bool(getattr(self.args, 'encrypt_names',
+                                          False)))
+            credentials.save_key(workspace_id, *saved, folder=self.config)
+        return codecs.EncryptedCodec(*saved)
+
+    def passphrase(self, workspace):
+        found = os.environ.get('STACKSYNC_PASSPHRASE')
+        path = getattr(self.args, 'passphrase_file', None)
+        if path:
+            with open(path) as source:
+                found = source.read().rstrip('\n')
+        if not found and sys.stdin.isatty():
+            found = getpass.getpass('Passphrase of encrypted workspace '
+                                    '%r: ' % workspace['name'])
+        if not found:
+            raise UsageError('workspace %d is encrypted and no passphrase '
+                             'was given (set STACKSYNC_PASSPHRASE or use '
+                             '--passphrase-file)' % workspace['id'])
+        return found
+
+    def root(self):
+        """``(folder id, workspace id)`` of the root commands address."""
+        if self.args.workspace is not None:
+            return 0, self.args.workspace
+        return 0, self.conn.list_folder(0)['workspace_id']
+
+    def listing(self, folder_id, workspace_id, deleted=False):
+        """A folder's contents with names decrypted."""
+        found = self.conn.list_folder(
+            folder_id, workspace_id if folder_id == 0 else None,
+            include_deleted=deleted)
+        for child in found['contents']:
+            child['name'] = self.clear_name(child)
+        return found
+
+    def clear_name(self, item):
+        workspace_id = item.get('workspace_id')
+        name = item['filename']
+        if workspace_id is None:
+            return name
+        codec = self.codec(workspace_id)
+        try:
+            return codec.decrypt_name(name)
+        except codecs.CorruptChunk:
+            return name
+
+    def resolve(self, path, deleted=False):
+        """The item at a ``/``-separated remote path (``''``: the root).
+        """
+        folder_id, workspace_id = self.root()
+        item = {'id': 0, 'is_folder': True, 'workspace_id': workspace_id,
+                'filename': ''}
+        for part in [p for p in path.split('/') if p]:
+            if not item['is_folder']:
+                raise api.NotFound('%s is not a folder' % item['filename'])
+            item = self._child(item, part, deleted)
+        return item
+
+    def _child(self, folder, name, deleted):
+        listing = self.listing(folder['id'], folder['workspace_id'],
+                               deleted)
+        for child in listing['contents']:
+            if child['name'] == name:
+                if child.get('mount_workspace_id'):
+                    child['workspace_id'] = child['mount_workspace_id']
+                return child
+        raise api.NotFound('no %r in %s' % (name,
+                                            folder['filename'] or 'the root'))
+
+
+# -- commands --
+
+def cmd_login(args, printer):
+    url = args.url.rstrip('/')
+    key = args.consumer_key or os.environ.get('STACKSYNC_CONSUMER_KEY')
+    secret = args.consumer_secret or \
+        os.environ.get('STACKSYNC_CONSUMER_SECRET')
+    if not key or not secret:
+        raise UsageError('give the --consumer-key and --consumer-secret your '
+                         'operator issued')
+    session, authorize_url, token = credentials.request_token(url, key,
+                                                              secret)
+    verifier = _verifier(args, printer, url, authorize_url, token)
+    access = credentials.access_token(url, session, verifier)
+    creds = credentials.credentials_from(url, key, secret, access)
+    config = args.config or credentials.config_dir()
+    with api.Connection.from_credentials(creds) as conn:
+        creds['user'] = conn.account()['name']
+    if args.device:
+        creds['device'] = args.device
+    credentials.save_credentials(creds, config)
+    printer.line('Logged in to %s as %s; the token is in %s'
+                 % (url, creds['user'],
+                    os.path.join(config, credentials.CREDENTIALS)))
+
+
+def _verifier(args, printer, url, authorize_url, token):
+    password = os.environ.get('STACKSYNC_PASSWORD')
+    if args.username and password:
+        return credentials.verifier_with_password(url, token, args.username,
+                                                  password)
+    printer.error('Approve stacksync at:\n  %s' % authorize_url)
+    if not args.no_browser:
+        webbrowser.open(authorize_url)
+    return input('Verifier shown after approval: ').strip()
+
+
+def cmd_ls(args, printer, session):
+    item = session.resolve(args.path, args.deleted)
+    if not item['is_folder']:
+        printer.line(_describe(item, args.long, session.clear_name(item)))
+        return
+    workspace_id = item.get('workspace_id')
+    listing = session.listing(item['id'], workspace_id, args.deleted)
+    for child in sorted(listing['contents'], key=lambda c: c['name']):
+        printer.line(_describe(child, args.long, child['name']))
+
+
+def _describe(item, long, name):
+    suffix = '/' if item['is_folder'] else ''
+    if item.get('mount_workspace_id'):
+        suffix = '/ (shared)'
+    if item['status'] == 'DELETED':
+        suffix += ' (deleted)'
+    if not long:
+        return name + suffix
+    return '%10s  v%-4d %s  %s%s' % (
+        '-' if item['is_folder'] else _size(item.get('size') or 0),
+        item['version'], (item.get('modified_at') or '')[:19], name,
+        suffix)
+
+
+def _size(count):
+    for unit in ('B', 'KiB', 'MiB', 'GiB'):
+        if count < 1024 or unit == 'GiB':
+            return ('%d %s' if unit == 'B' else '%.1f %s') % (count, unit)
+        count /= 1024.0
+
+
+def cmd_get(args, printer, session):
+    item = session.resolve(args.path)
+    if item['is_folder']:
+        raise UsageError('%s is a folder; use stacksync sync to copy '
+                         'folders' % args.path)
+    name = session.clear_name(item)
+    target = args.local or name
+    if os.path.isdir(target):
+        target = os.path.join(target, name)
+    workspace_id = item['workspace_id']
+    bar = printer.bar(item['size'], name)
+    temp = target + '.stacksync-part'
+    try:
+        with open(temp, 'wb') as out:
+            for data in session.conn.download(
+                    workspace_id, session.codec(workspace_id), item,
+                    bar.update):
+                out.write(data)
+        os.replace(temp, target)
+    finally:
+        bar.close()
+        if os.path.exists(temp):
+            os.unlink(temp)
+    printer.line('%s -> %s (%s)' % (args.path, target, _size(item['size'])))
+
+
+def cmd_put(args, printer, session):
+    folder = session.resolve(args.to)
+    if not folder['is_folder']:
+        raise UsageError('%s is not a folder' % args.to)
+    workspace_id = folder.get('mount_workspace_id') or \
+        folder['workspace_id']
+    parent_id = 0 if folder.get('mount_workspace_id') else folder['id']
+    existing = {child['name']: child for child in session.listing(
+        folder['id'], folder['workspace_id'])['contents']}
+    files = [_put_entry(path, existing) for path in args.files]
+    if args.dry_run:
+        for _path, name, old in files:
+            printer.line('would %s %s' % ('update' if old else 'upload',
+                                          name))
+        return
+    total = sum(os.path.getsize(path) for path, _n, _e in files)
+    bar = printer.bar(total, 'upload')
+    failed = False
+    try:
+        for name, result in session.conn.upload_many(
+                workspace_id, session.codec(workspace_id), files,
+                parent_id, bar.update):
+            failed = _report_put(printer, name, result) or failed
+    finally:
+        bar.close()
+    printer.line('sent %s' % _size(session.conn.stats.bytes_sent))
+    return 1 if failed else 0
+
+
+def _put_entry(path, existing):
+    if not os.path.isfile(path):
+        raise UsageError('%s is not a file' % path)
+    name = os.path.basename(path)
+    old = existing.get(name)
+    if old is not None and old['is_folder']:
+        raise api.Conflict('%s is a folder on the server' % name, 409)
+    if old is not None and old['status'] == 'DELETED':
+        old = None
+    return path, name, old
+
+
+def _report_put(printer, name, result):
+    if isinstance(result, api.ClientError):
+        printer.error('ERROR: %s: %s (%s)' % (name, result, result.hint))
+        return True
+    printer.line('%s: version %d' % (name, result['version']))
+    return False
+
+
+def cmd_mkdir(args, printer, session):
+    parent_path, _, name = args.path.rstrip('/').rpartition('/')
+    parent = session.resolve(parent_path)
+    if parent['id'] == 0 and args.workspace is not None:
+        created = _commit_folder(session, args.workspace, name)
+    else:
+        created = session.conn.create_folder(name, parent['id'])
+    printer.line('created %s (id %d)' % (args.path, created['id']))
+
+
+def _commit_folder(session, workspace_id, name):
+    item = {'id': None, 'client_id': name, 'base_version': None,
+            'parent_id': 0, 'is_folder': True,
+            'filename': session.codec(workspace_id).encrypt_name(name)}
+    result = session.conn.commit(workspace_id, [item])['results'][0]
+    return api.committed_item(result, name)
+
+
+def cmd_history(args, printer, session):
+    item = session.resolve(args.path, deleted=True)
+    if item['is_folder']:
+        raise UsageError('%s is a folder; history is kept per file'
+                         % args.path)
+    for version in session.conn.versions(item['id']):
+        printer.line('v%-4d %-8s %10s  %s  %s' % (
+            version['version'], version['status'],
+            _size(version.get('size') or 0),
+            (version.get('modified_at') or '')[:19],
+            session.clear_name(version)))
+
+
+def cmd_restore(args, printer, session):
+    item = session.resolve(args.path, deleted=True)
+    if args.dry_run:
+        printer.line('would restore %s to version %d'
+                     % (args.path, args.version))
+        return
+    restored = session.conn.restore(item['id'], args.version)
+    printer.line('%s: version %d restored as version %d'
+                 % (args.path, args.version, restored['version']))
+
+
+def cmd_share(args, printer, session):
+    folder = session.resolve(args.path)
+    if not folder['is_folder']:
+        raise UsageError('only folders are shared')
+    proposals = session.conn.share(folder['id'], args.users,
+                                   args.role)['proposals']
+    for proposal in proposals:
+        printer.line('proposed %s to %s as %s (proposal %d)' % (
+            args.path, proposal['addressee'], args.role, proposal['id']))
+
+
+def cmd_proposals(args, printer, session):
+    for proposal in session.conn.proposals():
+        printer.line('%d  %s shares %r as %s' % (
+            proposal['id'], proposal['sender'], proposal['folder_name'],
+            proposal['role']))
+
+
+def cmd_accept(args, printer, session):
+    result = session.conn.accept(args.proposal)
+    printer.line('joined %r: it is the folder %s in your root'
+                 % (result['workspace']['name'],
+                    result['mount']['filename']))
+
+
+def cmd_decline(args, printer, session):
+    session.conn.decline(args.proposal)
+    printer.line('declined proposal %d' % args.proposal)
+
+
+def cmd_workspace(args, printer, session):
+    created = session.conn.create_workspace(args.name, args.encrypted)
+    if args.encrypted:
+        session.codec(created['id'])
+    printer.line('created %sworkspace %r (id %d); sync it with: stacksync '
+                 'sync DIR --workspace %d'
+                 % ('encrypted ' if args.encrypted else '', args.name,
+                    created['id'], created['id']))
+
+
+def cmd_status(args, printer, session):
+    account = session.conn.account()
+    used, limit = account.get('quota_used', 0), account.get('quota_limit')
+    quota = '%s used' % _size(used)
+    if limit:
+        quota = '%s of %s used' % (_size(used), _size(limit))
+    line = '%s at %s: %s, %d workspaces' % (
+        account['name'], session.conn.url, quota,
+        len(account.get('workspaces', [])))
+    if args.dir:
+        line += '; %s' % _folder_status(args.dir)
+    printer.line(line)
+
+
+def _folder_status(folder):
+    state = os.path.join(folder, '.stacksync')
+    if not os.path.isdir(state):
+        return '%s was never synced' % folder
+    return '%s is a sync folder' % folder
+
+
+def cmd_sync(args, printer, session):
+    try:
+        from stacksync_swift.client import syncing
+    except ImportError:
+        raise UsageError('the sync engine is not part of this build yet; '
+                         'use get and put')
+    return syncing.run(args, printer, session)
+
+
+# -- the parser --
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog='stacksync',
+        description='Sync a folder with a StackSync cloud in OpenStack '
+        'Swift.')
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument('--quiet', '-q', action='store_true',
+                        help='print errors only')
+    common.add_argument('--no-progress', action='store_true',
+                        help='no progress bars')
+    common.add_argument('--config', metavar='DIR',
+                        help='config folder (default: '
+                        '$XDG_CONFIG_HOME/stacksync)')
+    common.add_argument('--device', help='the name this computer commits '
+                        'under (default: the host name)')
+    common.add_argument('--workspace', type=int, metavar='ID',
+                        help='address this workspace\'s root')
+    common.add_argument('--passphrase-file', metavar='FILE',
+                        help='passphrase of an encrypted workspace')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+    sub.required = True
+
+    def add(name, func, text):
+        command = sub.add_parser(name, parents=[common], help=text,
+                                 description=text)
+        command.set_defaults(func=func)
+        return command
+
+    login = add('login', cmd_login, 'log in and keep the token (0600)')
+    login.add_argument('url')
+    login.add_argument('--consumer-key')
+    login.add_argument('--consumer-secret')
+    login.add_argument('--username', help='approve with this user and '
+                       '$STACKSYNC_PASSWORD instead of a browser')
+    login.add_argument('--no-browser', action='store_true')
+    sync = add('sync', cmd_sync, 'sync a folder (one pass, or --watch)')
+    sync.add_argument('dir')
+    sync.add_argument('--watch', action='store_true',
+                      help='keep syncing; print what others change')
+    sync.add_argument('--dry-run', action='store_true')
+    sync.add_argument('--allow-mass-delete', action='store_true',
+                      help='allow a pass to delete more than %d items'
+                      % MASS_DELETE)
+    sync.add_argument('--encrypt-names', action='store_true')
+    ls = add('ls', cmd_ls, 'list a folder')
+    ls.add_argument('path', nargs='?', default='')
+    ls.add_argument('--long', '-l', action='store_true')
+    ls.add_argument('--deleted', action='store_true')
+    get = add('get', cmd_get, 'download a file')
+    get.add_argument('path')
+    get.add_argument('local', nargs='?')
+    put = add('put', cmd_put, 'upload files (one commit)')
+    put.add_argument('files', nargs='+')
+    put.add_argument('--to', default='', metavar='FOLDER')
+    put.add_argument('--dry-run', action='store_true')
+    put.add_argument('--encrypt-names', action='store_true')
+    mkdir = add('mkdir', cmd_mkdir, 'create a folder')
+    mkdir.add_argument('path')
+    history = add('history', cmd_history, 'the versions of a file')
+    history.add_argument('path')
+    restore = add('restore', cmd_restore, 'make an old version the newest')
+    restore.add_argument('path')
+    restore.add_argument('version', type=int)
+    restore.add_argument('--dry-run', action='store_true')
+    share = add('share', cmd_share, 'propose a folder to other users')
+    share.add_argument('path')
+    share.add_argument('users', nargs='+')
+    share.add_argument('--role', choices=('editor', 'viewer'),
+                       default='editor')
+    add('proposals', cmd_proposals, 'folders proposed to you')
+    for name, func in (('accept', cmd_accept), ('decline', cmd_decline)):
+        answer = add(name, func, '%s a proposal' % name)
+        answer.add_argument('proposal', type=int)
+    workspace = add('workspace', cmd_workspace, 'create a workspace')
+    workspace.add_argument('action', choices=('create',))
+    workspace.add_argument('name')
+    workspace.add_argument('--encrypted', action='store_true',
+                           help='client-side encryption (passphrase)')
+    workspace.add_argument('--encrypt-names', action='store_true')
+    status = add('status', cmd_status, 'account and folder status')
+    status.add_argument('dir', nargs='?')
+    return parser
+
+
+ERRORS = (api.ClientError, credentials.LoginFailed, UsageError,
+          codecs.CorruptChunk)
+
+
+def main(argv=None, out=None, err=None):
+    args = build_parser().parse_args(argv)
+    printer = Printer(args.quiet, not args.no_progress, out, err)
+    try:
+        return _run(args, printer) or 0
+    except ERRORS as error:
+        printer.error('ERROR: %s (%s)' % (error, error.hint))
+        return 1
+    except OSError as error:
+        printer.error('ERROR: %s (check the path and its permissions)'
+                      % error)
+        return 1
+    except KeyboardInterrupt:
+        printer.error('interrupted; nothing half-written was kept')
+        return 130
+
+
+def _run(args, printer):
+    if args.func is cmd_login:
+        return cmd_login(args, printer)
+    session = Session(args)
+    try:
+        return args.func(args, printer, session)
+    finally:
+        session.close()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
