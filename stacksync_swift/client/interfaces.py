@@ -23,6 +23,10 @@ Contract shared by the engine, the real adapters and the fakes:
     ``is_folder``, ``status``, ``size``, ``content_hash``, ``chunks``,
     ``mimetype``, ``modified_at``); each result is ``{"result":
     "committed"|"conflict"|"error", "item": ...}``.
+    A deleting commit item may add ``"if_empty": true``: a folder that
+    still has live contents is then refused (``conflict``) instead of
+    taking them along (the engine never deletes what it has not seen).
+    Calls that fail for now raise :class:`RemoteError`.
     ``missing_chunks(workspace_id, names)`` -> the subset not stored.
     ``put_chunk(workspace_id, name, body)`` / ``get_chunk(workspace_id,
     name)`` -> bytes (the stored body: what the codec produced).
@@ -53,6 +57,15 @@ from typing import Protocol
 
 class LocalChanged(Exception):
     """A local file changed after it was scanned; retry next pass."""
+
+
+class RemoteError(Exception):
+    """A ``Remote`` call failed for now (network, timeout, 5xx).
+
+    Added for the engine: the real ``Remote`` raises it (or a subclass)
+    for anything worth retrying later; the engine ends the pass and keeps
+    its state. Other exceptions are bugs and propagate.
+    """
 
 
 @dataclasses.dataclass(frozen=True)

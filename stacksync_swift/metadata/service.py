@@ -597,7 +597,9 @@ class MetadataService:
         desired state ``parent_id``, ``filename``, ``is_folder``,
         ``status`` (DELETED deletes; the server derives the others),
         ``size``, ``content_hash``, ``chunks``, ``mimetype``,
-        ``modified_at``; a key left out keeps the current value.
+        ``modified_at``; a key left out keeps the current value. A
+        deletion with ``if_empty: true`` is a conflict while the folder
+        still holds live items (a client deletes only what it has seen).
 
         Returns ``{"results": [...], "cursor": C}`` with, per item and in
         order, ``{"result": "committed", "item": meta}``, ``{"result":
@@ -757,6 +759,10 @@ def _apply_commit_request(change, request):
         raise errors.BadRequest('a file cannot become a folder, nor the '
                                 'reverse')
     if status == DELETED:
+        if request.get('if_empty') is True and item.status != DELETED \
+                and change.live_children(item):
+            raise errors.Conflict('folder %d is not empty' % item.id,
+                                  item=change.meta(item))
         return change.delete(item)
     content = None
     if not item.is_folder and _has_content(request):
@@ -1001,6 +1007,15 @@ class _Change:
             # history shows the restore.
             self._new_version(item, models.CHANGED, content)
         return item
+
+    def live_children(self, folder):
+        """True if ``folder`` holds a live item (a sync client deleting
+        with ``if_empty`` never takes along what it has not seen)."""
+        return folder.is_folder and self.session.scalar(
+            select(Item.id).where(Item.workspace_id == self.workspace.id,
+                                  Item.parent_id == folder.id,
+                                  Item.status != DELETED).limit(1)) \
+            is not None
 
     def _live_descendants(self, folder):
         found, frontier = [], [folder.id]

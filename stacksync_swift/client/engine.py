@@ -1,0 +1,513 @@
+"""The sync engine: rounds of fetch, scan, plan and execute.
+
+``SyncEngine(fs, remote, codec_for_workspace, state, clock, device_name,
+options)`` syncs one workspace (by default the user's own, non-shared one)
+with the root of ``fs``. Everything it touches goes through the interfaces
+of :mod:`.interfaces`, so the simulation of ``tests/simulation`` runs it
+unchanged against fakes.
+
+``sync_once()`` runs rounds until a plan is empty (or
+``options.max_rounds``) and returns a :class:`SyncSummary`. One round:
+
+1. **Guards.** The root of the sync folder must exist
+   (``fs.exists('')``), and a scan that comes back empty while the base
+   is not means an unmounted folder: :class:`RootVanished`, nothing sent
+   (unless ``options.allow_mass_delete``).
+2. **Fetch.** If the server's cursor is behind ours, the server went back
+   in time (restored from a backup): the mirror, cursor and merge base are
+   dropped, so every entry is "new" on both sides; equal entries are
+   recorded, different ones become conflicted copies, nothing is deleted
+   or overwritten. Then the delta since the cursor is applied to the
+   mirror.
+3. **Scan and plan** (:func:`.planner.plan`). If the plan would delete on
+   the server more than ``options.mass_delete_share`` of the synced
+   entries (and at least ``options.mass_delete_min``),
+   :class:`MassDeleteRefused` is raised before anything is done, unless
+   ``options.allow_mass_delete``.
+4. **Execute.** Local operations first, in plan order. A download is
+   written with ``fs.write_atomic(..., expected=<the scanned entry>)``,
+   so a file created or edited since the scan is never replaced
+   (:class:`.interfaces.LocalChanged`: planned again next round); a local
+   file is deleted only after re-reading it shows the synced content.
+   Then new server folders, level by level, one commit each; then file
+   contents (only the chunks ``missing_chunks`` reports are sent); then
+   one commit batch for every delete, move and file.
+
+Each finished operation updates the state database in its own
+transaction; a process killed anywhere restarts from there, and a commit
+that landed but whose answer was lost is recognised next round (the server
+already holds what the base lacks: recorded, not sent again).
+:class:`.interfaces.RemoteError` and ``LocalChanged`` end the round early
+(``summary.error``); any other exception is a bug and propagates.
+"""
+
+import dataclasses
+import itertools
+from typing import Optional
+
+from stacksync_swift import chunking
+from stacksync_swift.client import planner
+from stacksync_swift.client.interfaces import LocalChanged
+from stacksync_swift.client.interfaces import RemoteError
+from stacksync_swift.client.tree import BaseEntry
+from stacksync_swift.client.tree import PathIndex
+from stacksync_swift.client.tree import RemoteItem
+from stacksync_swift.client.tree import basename
+from stacksync_swift.client.tree import is_under
+from stacksync_swift.client.tree import parent
+from stacksync_swift.client.tree import rebase
+from stacksync_swift.client.tree import remote_paths
+
+COMMIT_BATCH = 500
+MISSING_BATCH = 100
+CHANGES_LIMIT = 1000
+
+
+class SyncStopped(Exception):
+    """The engine refuses to go on; the user has to decide."""
+
+
+class RootVanished(SyncStopped):
+    """The sync folder is missing or empty: unmounted? Nothing was sent."""
+
+
+class MassDeleteRefused(SyncStopped):
+    """The plan would delete too much on the server; confirm first."""
+
+    def __init__(self, deletes, synced):
+        super().__init__('this sync would delete %d of %d synced entries '
+                         'on the server; run again with allow_mass_delete '
+                         '(--allow-mass-delete) to confirm'
+                         % (deletes, synced))
+        self.deletes = deletes
+        self.synced = synced
+
+
+@dataclasses.dataclass
+class SyncOptions:
+    workspace_id: Optional[int] = None    # None: the user's own workspace
+    allow_mass_delete: bool = False
+    mass_delete_share: float = 0.5
+    mass_delete_min: int = 10
+    max_rounds: int = 12
+
+
+@dataclasses.dataclass
+class ItemResult:
+    kind: str
+    path: str
+    outcome: str            # done, conflict, changed, skipped, error
+    detail: str = ''
+
+
+@dataclasses.dataclass
+class SyncSummary:
+    workspace_id: Optional[int] = None
+    rounds: int = 0
+    converged: bool = False
+    items: list = dataclasses.field(default_factory=list)
+    error: Optional[str] = None
+    time_travel: bool = False
+
+    def count(self, outcome='done'):
+        return sum(1 for item in self.items if item.outcome == outcome)
+
+
+class SyncEngine:
+    def __init__(self, fs, remote, codec_for_workspace, state, clock,
+                 device_name, options=None):
+        self.fs = fs
+        self.remote = remote
+        self.codec_for_workspace = codec_for_workspace
+        self.state = state
+        self.clock = clock
+        self.device_name = device_name
+        self.options = options or SyncOptions()
+        self.workspace = None
+        self.codec = None
+
+    # -- the loop ---------------------------------------------------------
+
+    def sync_once(self):
+        """Rounds until nothing is left to do; a :class:`SyncSummary`."""
+        summary = SyncSummary()
+        try:
+            self._choose_workspace()
+            summary.workspace_id = self.ws
+            for _round in range(self.options.max_rounds):
+                summary.rounds += 1
+                if not self._round(summary):
+                    summary.converged = True
+                    break
+        except (RemoteError, LocalChanged) as error:
+            summary.error = '%s: %s' % (type(error).__name__, error)
+        return summary
+
+    def watch(self, rounds=None, interval=30.0, wait_timeout=None,
+              on_summary=None):
+        """Sync, then wait for a change (long poll) or ``interval``.
+
+        Runs ``rounds`` passes (forever if None); ``on_summary`` gets each
+        :class:`SyncSummary`. Local changes are picked up every pass; the
+        CLI may call :meth:`sync_once` itself from a file watcher instead.
+        """
+        for count in itertools.count():
+            if rounds is not None and count >= rounds:
+                return
+            summary = self.sync_once()
+            if on_summary is not None:
+                on_summary(summary)
+            if summary.error or not summary.converged:
+                self.clock.sleep(min(interval, 5.0))
+                continue
+            self._wait(wait_timeout or interval)
+
+    def _wait(self, timeout):
+        try:
+            self.remote.wait(self.ws, self.state.cursor(self.ws), timeout)
+        except RemoteError:
+            self.clock.sleep(timeout)
+
+    @property
+    def ws(self):
+        return self.workspace['id']
+
+    def _choose_workspace(self):
+        if self.workspace is not None:
+            return
+        spaces = self.remote.workspaces()
+        wanted = self.options.workspace_id
+        for space in spaces:
+            if space['id'] == wanted or wanted is None and \
+                    not space.get('is_shared'):
+                self.workspace = space
+                self.codec = self.codec_for_workspace(space)
+                return
+        raise RemoteError('no workspace %r for this user' % (wanted,))
+
+    # -- one round --------------------------------------------------------
+
+    def _round(self, summary):
+        """One round; False when there was nothing to do."""
+        self._check_root()
+        self._fetch(summary)
+        local = self.fs.scan()
+        base = self.state.base(self.ws)
+        if not local and base and not self.options.allow_mass_delete:
+            raise RootVanished('the sync folder is empty but %d entries '
+                               'were synced: is it unmounted?' % len(base))
+        remote = remote_paths(self.state.remote_items(self.ws))
+        ops = planner.plan(remote, local, base, who=self.device_name,
+                           when=self.clock.now())
+        if not ops:
+            return False
+        self._check_mass_delete(ops, base)
+        _Round(self, remote, base, summary).execute(ops)
+        return True
+
+    def _check_root(self):
+        if not self.fs.exists(''):
+            raise RootVanished('the sync folder does not exist')
+
+    def _check_mass_delete(self, ops, base):
+        deletes = sum(1 for op in ops if op.kind == planner.REMOTE_DELETE)
+        if self.options.allow_mass_delete or not base or \
+                deletes < self.options.mass_delete_min:
+            return
+        if deletes > self.options.mass_delete_share * len(base):
+            raise MassDeleteRefused(deletes, len(base))
+
+    def _fetch(self, summary):
+        cursor = self.state.cursor(self.ws)
+        server = self._server_cursor()
+        if server is not None and server < cursor:
+            summary.time_travel = True
+            self.state.reset(self.ws)
+            cursor = 0
+        while True:
+            delta = self.remote.changes(self.ws, cursor, CHANGES_LIMIT)
+            items = [RemoteItem.from_meta(meta)
+                     for meta in delta['entries']]
+            if self._went_back(items):
+                summary.time_travel = True
+                self.state.reset(self.ws)
+                cursor = 0
+                continue
+            cursor = delta['cursor']
+            self.state.save_remote(self.ws, items, cursor)
+            if not delta.get('has_more'):
+                return
+
+    def _server_cursor(self):
+        for space in self.remote.workspaces():
+            if space['id'] == self.ws:
+                return space.get('cursor')
+        raise RemoteError('workspace %d is gone' % self.ws)
+
+    def _went_back(self, items):
+        """An item older than the mirror's: the server lost history."""
+        known = self.state.remote_items(self.ws)
+        return any(item.id in known and item.version < known[item.id].version
+                   for item in items)
+
+
+class _Round:
+    """The execution of one plan."""
+
+    def __init__(self, engine, remote, base, summary):
+        self.engine = engine
+        self.fs = engine.fs
+        self.remote = engine.remote
+        self.state = engine.state
+        self.ws = engine.ws
+        self.codec = engine.codec
+        self.summary = summary
+        self.base = dict(base)
+        self.ids = {path: item.id for path, item in remote.items()}
+        self.ids[''] = None
+
+    def execute(self, ops):
+        for op in ops:
+            if op.kind not in planner.REMOTE_KINDS:
+                self._local(op)
+        remote_ops = [op for op in ops if op.kind in planner.REMOTE_KINDS]
+        self._remote_folders([op for op in remote_ops
+                              if op.kind == planner.REMOTE_MKDIR])
+        rest = self._prepare([op for op in remote_ops
+                              if op.kind != planner.REMOTE_MKDIR])
+        for start in range(0, len(rest), COMMIT_BATCH):
+            self._commit(rest[start:start + COMMIT_BATCH])
+
+    def _note(self, op, outcome, detail=''):
+        self.summary.items.append(planner_result(op, outcome, detail))
+
+    # -- local operations
+
+    def _local(self, op):
+        try:
+            getattr(self, '_' + op.kind)(op)
+        except LocalChanged as error:
+            self._note(op, 'changed', str(error))
+        else:
+            self._note(op, 'done')
+
+    def _local_mkdir(self, op):
+        if not self.fs.exists(op.path):
+            self._need_parent(op.path)
+            self.fs.mkdir(op.path)
+        self._put_base(op.path, BaseEntry.of(op.item))
+
+    def _local_move(self, op):
+        self._need_parent(op.dest)
+        if self.fs.exists(op.dest):
+            raise LocalChanged('%s appeared' % op.dest)
+        self.fs.move(op.path, op.dest)
+        self._rekey(op.path, op.dest)
+
+    def _conflict_copy(self, op):
+        if self.fs.exists(op.dest):
+            raise LocalChanged('%s appeared' % op.dest)
+        self.fs.move(op.path, op.dest)
+
+    def _rekey_base(self, op):
+        self._rekey(op.path, op.dest)
+
+    def _record_base(self, op):
+        self._put_base(op.path, BaseEntry.of(op.item))
+
+    def _forget_base(self, op):
+        self.base.pop(op.path, None)
+        self.state.update_base(self.ws, deletes=[op.path])
+
+    def _download(self, op):
+        self._need_parent(op.path)
+        item = op.item
+        chunks = (self.codec.decode(name, self.remote.get_chunk(self.ws,
+                                                                name))
+                  for name in item.chunks)
+        self.fs.write_atomic(op.path, chunks, op.expected)
+        self._put_base(op.path, BaseEntry.of(item))
+
+    def _local_delete(self, op):
+        if op.expected.is_folder:
+            now = self.fs.scan()
+            if not now.get(op.path, op.expected).is_folder or \
+                    PathIndex(now).under(op.path):
+                raise LocalChanged('%s is not empty' % op.path)
+        elif self._content_hash(op.path) != op.expected.content_hash:
+            raise LocalChanged('%s changed' % op.path)
+        if self.fs.exists(op.path):
+            self.fs.delete(op.path)
+        self._forget_tree(op.path)
+
+    def _content_hash(self, path):
+        if not self.fs.exists(path):
+            return None
+        with self.fs.read(path) as source:
+            content = chunking.iter_chunks(source)
+            for _chunk in content:
+                pass
+            return content.sha256
+
+    def _need_parent(self, path):
+        above = parent(path)
+        if above and not self.fs.exists(above):
+            raise LocalChanged('the folder %s is missing' % above)
+
+    # -- base bookkeeping
+
+    def _put_base(self, path, entry, items=()):
+        self.base[path] = entry
+        self.state.update_base(self.ws, puts=[(path, entry)], items=items)
+
+    def _rekey(self, old, new):
+        moved = [(path, entry) for path, entry in self.base.items()
+                 if is_under(path, old)]
+        if not moved:
+            return
+        for path, _entry in moved:
+            del self.base[path]
+        puts = [(rebase(path, old, new), entry) for path, entry in moved]
+        self.base.update(puts)
+        self.state.update_base(self.ws, puts=puts,
+                               deletes=[path for path, _ in moved])
+
+    def _forget_tree(self, top):
+        gone = [path for path in self.base if is_under(path, top)]
+        for path in gone:
+            del self.base[path]
+        self.state.update_base(self.ws, deletes=gone)
+
+    # -- remote operations
+
+    def _remote_folders(self, ops):
+        by_depth = {}
+        for op in ops:
+            by_depth.setdefault(op.path.count('/'), []).append(op)
+        for depth in sorted(by_depth):
+            ready = [(op, self._new_item(op, {'is_folder': True}))
+                     for op in by_depth[depth]]
+            self._commit([(op, request) for op, request in ready
+                          if request is not None])
+
+    def _new_item(self, op, fields):
+        above = parent(op.path)
+        if above not in self.ids:
+            self._note(op, 'skipped', 'no server folder for %s' % above)
+            return None
+        return dict(fields, id=None, client_id=op.path,
+                    parent_id=self.ids[above], filename=basename(op.path))
+
+    def _prepare(self, ops):
+        """Commit requests, in order: deletes, moves, then files."""
+        order = {planner.REMOTE_DELETE: 0, planner.REMOTE_MOVE: 1,
+                 planner.UPLOAD: 2}
+        ready = []
+        for op in sorted(ops, key=lambda op: order[op.kind]):
+            request = getattr(self, '_request_' + op.kind)(op)
+            if request is not None:
+                ready.append((op, request))
+        return ready
+
+    def _request_remote_delete(self, op):
+        request = {'id': op.base.item_id, 'base_version': op.base.version,
+                   'status': 'DELETED'}
+        if op.base.is_folder:
+            request['if_empty'] = True
+        return request
+
+    def _request_remote_move(self, op):
+        above = parent(op.dest)
+        if above not in self.ids:
+            self._note(op, 'skipped', 'no server folder for %s' % above)
+            return None
+        return {'id': op.item.id, 'base_version': op.item.version,
+                'parent_id': self.ids[above],
+                'filename': basename(op.dest)}
+
+    def _request_upload(self, op):
+        try:
+            fields = self._send_content(op)
+        except LocalChanged as error:
+            self._note(op, 'changed', str(error))
+            return None
+        if op.base is None:
+            return self._new_item(op, fields)
+        return dict(fields, id=op.base.item_id,
+                    base_version=op.base.version)
+
+    def _send_content(self, op):
+        """Send the chunks the server lacks; the commit fields."""
+        if not self.fs.exists(op.path):
+            raise LocalChanged('%s is gone' % op.path)
+        pending = []
+        names = []
+        with self.fs.read(op.path) as source:
+            content = chunking.iter_chunks(source, namer=self._chunk_name)
+            for chunk in content:
+                name, body = self.codec.encode(chunk.data)
+                names.append(name)
+                pending.append((name, body))
+                if len(pending) >= MISSING_BATCH:
+                    self._put_missing(pending)
+                    pending = []
+            self._put_missing(pending)
+        if content.sha256 != op.expected.content_hash:
+            raise LocalChanged('%s changed while it was read' % op.path)
+        self.state.begin_upload(self.ws, op.path, content.sha256, names)
+        return {'is_folder': False, 'size': content.size,
+                'content_hash': content.sha256, 'chunks': names,
+                'modified_at': None}
+
+    def _chunk_name(self, data):
+        return 'pending'    # the codec names chunks; see _send_content
+
+    def _put_missing(self, pending):
+        if not pending:
+            return
+        wanted = sorted({name for name, _body in pending})
+        missing = set(self.remote.missing_chunks(self.ws, wanted))
+        for name, body in pending:
+            if name in missing:
+                self.remote.put_chunk(self.ws, name, body)
+                missing.discard(name)
+
+    def _commit(self, batch):
+        if not batch:
+            return
+        answer = self.remote.commit(self.ws, [request
+                                              for _op, request in batch])
+        for (op, _request), result in zip(batch, answer['results']):
+            self._committed(op, result)
+
+    def _committed(self, op, result):
+        outcome = result.get('result')
+        if outcome != 'committed':
+            detail = result.get('description') or result.get('error') or ''
+            self._note(op, 'conflict' if outcome == 'conflict' else 'error',
+                       detail)
+            return
+        item = RemoteItem.from_meta(result['item'])
+        if op.kind == planner.REMOTE_DELETE:
+            self._forget_tree(op.path)
+            self.state.save_remote(self.ws, [item])
+        elif op.kind == planner.REMOTE_MOVE:
+            self._rekey(op.path, op.dest)
+            entry = BaseEntry.of(item)
+            if not item.is_folder and \
+                    item.content_hash != op.base.content_hash:
+                entry = dataclasses.replace(
+                    entry, content_hash=op.base.content_hash)
+            self._put_base(op.dest, entry, items=[item])
+            self.ids[op.dest] = item.id
+        else:
+            self._put_base(op.path, BaseEntry.of(item), items=[item])
+            self.ids[op.path] = item.id
+            if op.kind == planner.UPLOAD:
+                self.state.end_upload(self.ws, op.path)
+        self._note(op, 'done')
+
+
+def planner_result(op, outcome, detail=''):
+    return ItemResult(kind=op.kind, path=op.path, outcome=outcome,
+                      detail=detail)

@@ -1,0 +1,171 @@
+"""The local state database: merge base, remote mirror, cursors, journal.
+
+One SQLite file (stdlib :mod:`sqlite3`, WAL journal, ``synchronous=FULL``)
+per sync folder. Every method is one transaction, so a process killed at
+any point leaves either the old or the new state, never a mix:
+
+``workspaces``  the cursor of each workspace's delta (``changes``)
+``remote``      the mirror of the server's items (id -> metadata), built
+                from deltas and commit results
+``base``        the merge base: per path, the item, version and content
+                both sides held when it was last in sync
+``uploads``     the journal of uploads in flight: the chunk names of a
+                file being sent. After a crash, the chunks named here are
+                asked of the server (``missing_chunks``) and only the
+                missing ones are sent again.
+
+A lost state database is not dangerous: with an empty base every local
+and remote entry is "new" on both sides, equal contents are recorded as
+synced and different ones end as conflicted copies; nothing is deleted.
+"""
+
+import json
+import sqlite3
+
+from stacksync_swift.client.tree import BaseEntry
+from stacksync_swift.client.tree import RemoteItem
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS workspaces (
+    ws INTEGER PRIMARY KEY, cursor INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS remote (
+    ws INTEGER, id INTEGER, meta TEXT NOT NULL, PRIMARY KEY (ws, id));
+CREATE TABLE IF NOT EXISTS base (
+    ws INTEGER, path TEXT, item_id INTEGER, version INTEGER,
+    is_folder INTEGER, content_hash TEXT, size INTEGER,
+    PRIMARY KEY (ws, path));
+CREATE TABLE IF NOT EXISTS uploads (
+    ws INTEGER, path TEXT, content_hash TEXT, chunks TEXT,
+    PRIMARY KEY (ws, path));
+"""
+
+
+_RESETS = tuple('DELETE FROM %s WHERE ws = ?' % table  # noqa: S608
+                for table in ('workspaces', 'remote', 'base', 'uploads'))
+
+
+class State:
+    """The state database over one ``sqlite3`` connection."""
+
+    def __init__(self, connection):
+        self.db = connection
+        self.db.isolation_level = None     # explicit BEGIN ... COMMIT
+        self.db.executescript(SCHEMA)
+
+    @classmethod
+    def open(cls, path):
+        connection = sqlite3.connect(path)
+        if path != ':memory:':
+            connection.execute('PRAGMA journal_mode = WAL')
+            connection.execute('PRAGMA synchronous = FULL')
+        return cls(connection)
+
+    def close(self):
+        self.db.close()
+
+    def _transaction(self):
+        return _Transaction(self.db)
+
+    # -- reading
+
+    def cursor(self, ws):
+        row = self.db.execute('SELECT cursor FROM workspaces WHERE ws = ?',
+                              (ws,)).fetchone()
+        return row[0] if row else 0
+
+    def remote_items(self, ws):
+        rows = self.db.execute('SELECT meta FROM remote WHERE ws = ?',
+                               (ws,))
+        items = (_item_of(json.loads(meta)) for (meta,) in rows)
+        return {item.id: item for item in items}
+
+    def base(self, ws):
+        rows = self.db.execute(
+            'SELECT path, item_id, version, is_folder, content_hash, size '
+            'FROM base WHERE ws = ?', (ws,))
+        return {path: BaseEntry(item_id, version, bool(is_folder), digest,
+                                size)
+                for path, item_id, version, is_folder, digest, size in rows}
+
+    def pending_upload(self, ws, path):
+        row = self.db.execute(
+            'SELECT content_hash, chunks FROM uploads WHERE ws = ? AND '
+            'path = ?', (ws, path)).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    # -- writing (each call one transaction)
+
+    def save_remote(self, ws, items, cursor=None):
+        """Store newer item metadata and, if given, the new cursor."""
+        with self._transaction():
+            for item in items:
+                self._put_item(ws, item)
+            if cursor is not None:
+                self.db.execute(
+                    'INSERT INTO workspaces (ws, cursor) VALUES (?, ?) '
+                    'ON CONFLICT (ws) DO UPDATE SET cursor = excluded.cursor',
+                    (ws, cursor))
+
+    def _put_item(self, ws, item):
+        row = self.db.execute('SELECT meta FROM remote WHERE ws = ? AND '
+                              'id = ?', (ws, item.id)).fetchone()
+        if row and json.loads(row[0])['version'] > item.version:
+            return
+        self.db.execute('INSERT OR REPLACE INTO remote (ws, id, meta) '
+                        'VALUES (?, ?, ?)', (ws, item.id, _meta_of(item)))
+
+    def update_base(self, ws, puts=(), deletes=(), items=()):
+        """Delete base paths, then put ``(path, BaseEntry)`` pairs, and
+        store item metadata, all at once."""
+        with self._transaction():
+            for path in deletes:
+                self.db.execute('DELETE FROM base WHERE ws = ? AND path = ?',
+                                (ws, path))
+            for path, entry in puts:
+                self.db.execute(
+                    'INSERT OR REPLACE INTO base VALUES (?, ?, ?, ?, ?, ?, ?)',
+                    (ws, path, entry.item_id, entry.version,
+                     int(entry.is_folder), entry.content_hash, entry.size))
+            for item in items:
+                self._put_item(ws, item)
+
+    def reset(self, ws):
+        """Forget the mirror, the cursor and the merge base of ``ws``."""
+        with self._transaction():
+            for statement in _RESETS:
+                self.db.execute(statement, (ws,))
+
+    def begin_upload(self, ws, path, content_hash, chunks):
+        with self._transaction():
+            self.db.execute('INSERT OR REPLACE INTO uploads VALUES '
+                            '(?, ?, ?, ?)', (ws, path, content_hash,
+                                             json.dumps(list(chunks))))
+
+    def end_upload(self, ws, path):
+        with self._transaction():
+            self.db.execute('DELETE FROM uploads WHERE ws = ? AND path = ?',
+                            (ws, path))
+
+
+class _Transaction:
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute('BEGIN IMMEDIATE')
+
+    def __exit__(self, kind, value, traceback):
+        self.db.execute('ROLLBACK' if kind else 'COMMIT')
+
+
+def _meta_of(item):
+    return json.dumps({
+        'id': item.id, 'parent_id': item.parent_id, 'filename': item.name,
+        'is_folder': item.is_folder, 'version': item.version,
+        'status': item.status, 'content_hash': item.content_hash,
+        'size': item.size, 'chunks': list(item.chunks),
+        'device': item.device}, sort_keys=True)
+
+
+def _item_of(meta):
+    return RemoteItem.from_meta(meta)
