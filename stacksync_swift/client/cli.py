@@ -29,7 +29,7 @@ Usage::
 
 Options every command takes: ``--quiet`` (only errors), ``--no-progress``
 (no progress bars; they are off anyway when stderr is not a terminal),
-``--dry-run`` where a command changes something (``put``, ``sync``,
+``--dry-run`` where a command changes something (``put``,
 ``restore``), ``--config DIR`` (default ``$XDG_CONFIG_HOME/stacksync``),
 ``--workspace ID`` to address a workspace's own root instead of the
 private one (an encrypted workspace made with ``workspace create``).
@@ -447,11 +447,111 @@ def _folder_status(folder):
 
 def cmd_sync(args, printer, session):
     try:
-        from stacksync_swift.client import syncing
+        from stacksync_swift.client import engine
+        from stacksync_swift.client import state
     except ImportError:
         raise UsageError('the sync engine is not part of this build yet; '
                          'use get and put')
-    return syncing.run(args, printer, session)
+    from stacksync_swift.client import localfs
+    os.makedirs(args.dir, exist_ok=True)
+    fs = localfs.LocalFileSystem(args.dir)
+    db = state.State.open(os.path.join(fs.control, 'state.sqlite'))
+    options = engine.SyncOptions(workspace_id=args.workspace,
+                                 allow_mass_delete=args.allow_mass_delete)
+    syncer = engine.SyncEngine(
+        fs, session.conn, lambda space: session.codec(space['id']), db,
+        localfs.SystemClock(), session.conn.device, options)
+    try:
+        if args.watch:
+            return _watch(syncer, fs, session, printer, args)
+        return _report_pass(printer, syncer.sync_once(), args.dir,
+                            session.conn.stats)
+    except engine.SyncStopped as error:
+        raise UsageError(str(error))
+    finally:
+        db.close()
+
+
+# What a finished operation means to the person, by the engine's kind.
+NOTICES = {'download': '%s changed on the server: updated here',
+           'local_mkdir': '%s/ was created on the server',
+           'local_move': '%s was moved on the server',
+           'local_delete': '%s was deleted on the server (kept in '
+                           '.stacksync/trash)',
+           'conflict_copy': '%s was changed on both sides: your copy was '
+                            'kept as a conflicted copy',
+           'upload': '%s uploaded', 'remote_mkdir': '%s/ created',
+           'remote_move': '%s moved', 'remote_delete': '%s deleted'}
+
+
+def _report_pass(printer, summary, folder, stats):
+    for item in summary.items:
+        notice = NOTICES.get(item.kind)
+        if notice is None or item.outcome == 'skipped':
+            continue
+        line = notice % item.path
+        if item.outcome != 'done':
+            line += ' [%s%s]' % (item.outcome, item.detail and
+                                 ': ' + item.detail)
+        printer.line(line)
+    if summary.error:
+        raise api.Offline('sync of %s stopped: %s' % (folder,
+                                                       summary.error))
+    done = summary.count('done')
+    printer.line('%s: %s; %d changes, %s sent, %s received' % (
+        folder, 'up to date' if summary.converged else 'not converged yet',
+        done, _size(stats.bytes_sent), _size(stats.bytes_received)))
+    return 0 if summary.converged else 1
+
+
+def _watch(syncer, fs, session, printer, args, interval=60.0):
+    """Sync on local changes (watchdog) and remote ones (long poll)."""
+    import threading
+
+    from stacksync_swift.client import localfs
+    wake = threading.Event()
+    stop = threading.Event()
+    poller = threading.Thread(target=_long_poll, daemon=True,
+                              args=(syncer, session, wake, stop))
+    with localfs.Watcher(fs.root) as watcher:
+        try:
+            while True:
+                summary = syncer.sync_once()
+                try:
+                    _report_pass(printer, summary, args.dir,
+                                 session.conn.stats)
+                except api.ClientError as error:
+                    printer.error('WARNING: %s (retrying)' % error)
+                if not poller.is_alive():
+                    poller.start()
+                _until_something(watcher, wake, interval)
+        finally:
+            stop.set()
+
+
+def _until_something(watcher, wake, interval):
+    import time
+    deadline = time.monotonic() + interval
+    while time.monotonic() < deadline:
+        if watcher.wait(1.0) or wake.is_set():
+            break
+    wake.clear()
+
+
+def _long_poll(syncer, session, wake, stop):
+    cursor = None
+    while not stop.is_set():
+        try:
+            workspace_id = syncer.workspace['id']
+            if cursor is None:
+                cursor = session.conn.workspace(workspace_id)['cursor']
+            answer = session.conn.wait(workspace_id, cursor, 25)
+        except api.ClientError:
+            stop.wait(5)
+            continue
+        if answer['cursor'] > cursor:
+            cursor = answer['cursor']
+            wake.set()
 
 
 # -- the parser --
@@ -495,7 +595,6 @@ def build_parser():
     sync.add_argument('dir')
     sync.add_argument('--watch', action='store_true',
                       help='keep syncing; print what others change')
-    sync.add_argument('--dry-run', action='store_true')
     sync.add_argument('--allow-mass-delete', action='store_true',
                       help='allow a pass to delete more than %d items'
                       % MASS_DELETE)

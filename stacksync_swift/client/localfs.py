@@ -72,9 +72,14 @@ class LocalFileSystem:
         self._cache = self._load_cache()
 
     def full(self, path):
-        """The absolute path of a relative one, refusing to leave root."""
+        """The absolute path of a relative one, refusing to leave root.
+
+        ``''`` is the folder itself (``exists('')``: is it there at all?).
+        """
         parts = [part for part in path.split('/') if part not in ('', '.')]
-        if not parts or '..' in parts or parts[0] == CONTROL:
+        if not parts:
+            return self.root
+        if '..' in parts or parts[0] == CONTROL:
             raise ValueError('not a path inside the folder: %r' % path)
         return os.path.join(self.root, *parts)
 

@@ -146,7 +146,11 @@ def test_move_and_mkdir(fs):
         fs.move('c.txt', 'docs/sub/b.txt')
 
 
-@pytest.mark.parametrize('path', ['', '../x', 'a/../../x', '.stacksync/x'])
+def test_the_root_exists(fs):
+    assert fs.exists('') and fs.full('') == fs.root
+
+
+@pytest.mark.parametrize('path', ['../x', 'a/../../x', '.stacksync/x'])
 def test_paths_stay_inside_the_folder(fs, path):
     with pytest.raises(ValueError):
         fs.full(path)
