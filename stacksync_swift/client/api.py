@@ -33,7 +33,9 @@ Every failure is a :class:`ClientError` with a ``hint`` saying what to
 do: :class:`Offline` (the server cannot be reached), :class:`AuthExpired`
 (401: log in again), :class:`QuotaFull` (413), :class:`Conflict` (409,
 with the server's ``item``), :class:`NotFound`, :class:`Forbidden`,
-:class:`BadRequest`, :class:`ServerError`.
+:class:`BadRequest`, :class:`ServerError`. ``Offline`` and
+``ServerError`` are also ``RemoteError`` (interfaces), the
+failures the engine retries on its next pass.
 
 Transfers
 ---------
@@ -63,6 +65,7 @@ from urllib3.util.retry import Retry
 
 from stacksync_swift import chunking
 from stacksync_swift.client import codec as codecs
+from stacksync_swift.client.interfaces import RemoteError
 
 API_HEADERS = {'X-StackSync-API': 'v1'}
 DEVICE_HEADER = 'X-StackSync-Device'
@@ -87,7 +90,7 @@ class ClientError(Exception):
         self.body = body or {}
 
 
-class Offline(ClientError):
+class Offline(ClientError, RemoteError):
     hint = 'check the network connection and the server address'
 
 
@@ -119,7 +122,7 @@ class BadRequest(ClientError):
     hint = 'check the command line'
 
 
-class ServerError(ClientError):
+class ServerError(ClientError, RemoteError):
     hint = 'the server failed; try again later or tell its operator'
 
 
