@@ -179,3 +179,20 @@ def test_a_killed_sync_resumes(alice, tmp_path, monkeypatch):
     assert 'sent' in out
     alice.sync(two)
     assert tree(two) == tree(one)
+
+
+def test_a_compressed_chunk_through_the_real_proxy(alice, cluster):
+    import zstandard
+
+    from stacksync_swift import chunking
+    text = b'compress me please\n' * 10000
+    name = chunking.chunk_name(text)
+    wid = alice.api.workspace_id
+    resp = alice.api.put('/v1/workspace/%d/chunk/%s' % (wid, name),
+                         data=zstandard.ZstdCompressor().compress(text),
+                         headers={'X-StackSync-Chunk-Encoding': 'zstd',
+                                  'Content-Type':
+                                  'application/octet-stream'})
+    assert resp.status_code == 201, resp.text
+    got = alice.api.get('/v1/workspace/%d/chunk/%s' % (wid, name))
+    assert got.content == text
