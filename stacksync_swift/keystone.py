@@ -10,10 +10,18 @@ the filter maps it to a StackSync user, created on first use.
 The OAuth authorize page checks a Keystone user name and password with
 :func:`check_password` (keystoneauth1, an unscoped v3 password
 authentication against ``keystone_auth_url``, in ``keystone_user_domain``).
+
+The identity headers carry no e-mail address (API v2 shares by e-mail);
+:func:`user_email` reads it with the user's own token (``GET
+/v3/users/{id}``, which Keystone's default policy lets a user do for
+themselves).
 """
+
+from urllib.parse import quote
 
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
 from keystoneauth1.identity import v3
 
 TIMEOUT = 10
@@ -49,3 +57,27 @@ def check_password(settings, name, password):
     except ks_exceptions.ClientException as err:
         raise KeystoneUnavailable(str(err))
     return access.user_id, access.username
+
+
+def user_email(settings, user_id, token):
+    """The e-mail of Keystone user ``user_id``, read with ``token``.
+
+    None when the user has none or may not read it; raises
+    :class:`KeystoneUnavailable` when Keystone cannot be asked.
+    """
+    url = '%s/users/%s' % (settings.keystone_auth_url.rstrip('/'),
+                           quote(user_id, safe=''))
+    session = ks_session.Session(
+        auth=token_endpoint.Token(settings.keystone_auth_url, token),
+        timeout=TIMEOUT)
+    try:
+        resp = session.get(url, raise_exc=False)
+    except ks_exceptions.ClientException as err:
+        raise KeystoneUnavailable(str(err))
+    if resp.status_code != 200:
+        return None
+    try:
+        email = resp.json()['user'].get('email')
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return email if isinstance(email, str) and email.strip() else None

@@ -18,13 +18,16 @@ import hashlib
 import json
 import re
 import secrets
+import types
 import uuid
 
 import pytest
 import requests
 from requests_oauthlib import OAuth1
 
+from stacksync_swift import keystone
 from tests.functional.apiclient import Stores
+from tests.functional.keystone import keystone_server  # noqa: F401
 from tests.unit.middleware.api.test_v2 import assert_matches
 
 V2_TIME = re.compile(r'\A\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\Z')
@@ -386,3 +389,27 @@ def test_share_unshare_and_members_by_email(cluster, stores, app):
     # Sharing with nobody known is 400 too.
     assert assert_error(app.share_folder(folder_id, 'x@example.org'),
                         400) == 'No addressees found'
+
+
+# -- Keystone mode: the Keystone user's e-mail ------------------------------
+
+@pytest.mark.keystone
+def test_a_keystone_users_email_read_with_their_own_token(
+        keystone_server):  # noqa: F811
+    settings = types.SimpleNamespace(
+        keystone_auth_url=keystone_server.auth_url)
+    password = secrets.token_hex(8)
+    name = 'mail-%s' % uuid.uuid4().hex[:6]
+    created = keystone_server.create_user(name, password,
+                                          email='%s@example.org' % name)
+    token = keystone_server.token(name, password)
+    assert keystone.user_email(settings, created.user_id, token) == \
+        '%s@example.org' % name
+    plain = 'plain-%s' % uuid.uuid4().hex[:6]
+    without = keystone_server.create_user(plain, password)
+    plain_token = keystone_server.token(plain, password)
+    assert keystone.user_email(settings, without.user_id,
+                               plain_token) is None
+    # Another user's record is not one's own to read.
+    assert keystone.user_email(settings, created.user_id,
+                               plain_token) is None
