@@ -42,7 +42,7 @@ def identity(env):
 
 
 def check_password(settings, name, password):
-    """``(keystone user id, user name)`` if Keystone accepts, else None."""
+    """``(user id, user name, token)`` if Keystone accepts, else None."""
     if not name or not password:
         return None
     auth = v3.Password(auth_url=settings.keystone_auth_url, username=name,
@@ -56,7 +56,7 @@ def check_password(settings, name, password):
         return None
     except ks_exceptions.ClientException as err:
         raise KeystoneUnavailable(str(err))
-    return access.user_id, access.username
+    return access.user_id, access.username, access.auth_token
 
 
 def user_email(settings, user_id, token):

@@ -141,6 +141,8 @@ class StackSyncAuth:
         self.logger = logger or get_logger({}, log_route='stacksync_auth')
         self.services = services.for_settings(settings)
         self.provider = oauth.Provider(self.services.credentials)
+        # Keystone ids whose e-mail this process asked Keystone for.
+        self._emails_asked = set()
 
     def __call__(self, env, start_response):
         if env.get('swift.authorize_override') or not common.owns(env):
@@ -192,10 +194,33 @@ class StackSyncAuth:
         found = keystone.identity(req.environ)
         if found is None:
             return
-        user = self.services.metadata.keystone_user(
-            found[0], found[1], quota_limit=self.settings.default_quota)
+        user = self._keystone_user(found[0], found[1],
+                                   req.environ.get('HTTP_X_AUTH_TOKEN'))
         req.environ['REMOTE_USER'] = user['name']
         req.environ['stacksync.user'] = user
+
+    def _keystone_user(self, keystone_id, name, token):
+        """The StackSync user of a Keystone identity, with its e-mail.
+
+        Keystone is asked for the e-mail (with the user's own token) once
+        per identity and process, while the user has none here.
+        """
+        user = self.services.metadata.keystone_user(
+            keystone_id, name, quota_limit=self.settings.default_quota)
+        if user['email'] or not token or \
+                keystone_id in self._emails_asked:
+            return user
+        self._emails_asked.add(keystone_id)
+        try:
+            email = keystone.user_email(self.settings, keystone_id, token)
+        except keystone.KeystoneUnavailable as err:
+            self.logger.warning('no e-mail for Keystone user %s: %s',
+                                keystone_id, err)
+            return user
+        if not email:
+            return user
+        return self.services.metadata.keystone_user(keystone_id, name,
+                                                    email=email)
 
     def _check_credentials(self, name, password):
         """The user whose name and password these are, or None."""
@@ -209,8 +234,7 @@ class StackSyncAuth:
                 'the identity service is unreachable; try again')
         if found is None:
             return None
-        return self.services.metadata.keystone_user(
-            found[0], found[1], quota_limit=self.settings.default_quota)
+        return self._keystone_user(*found)
 
     def _user(self, user_id):
         try:

@@ -274,3 +274,30 @@ def test_acls_name_keystone_users_for_tokens_and_signatures(
     assert client.get_object(storage, token, container, 'chk-1')[1] == \
         b'shared'
     assert signed.get(url).content == b'shared'
+
+
+def test_keystone_email_becomes_the_users_email(keystone_server,  # noqa: F811
+                                                keystone_cluster, consumer):
+    import requests
+
+    name = 'mona-%s' % secrets.token_hex(4)
+    password = secrets.token_urlsafe(12)
+    keystone_server.create_user(name, password, project=name,
+                                email='%s@example.org' % name)
+    token = keystone_server.token(name, password, name)
+    resp = requests.get(keystone_cluster.url + '/v1/account', timeout=30,
+                        headers=dict(API, **{'X-Auth-Token': token}))
+    assert resp.json()['email'] == '%s@example.org' % name
+    # The OAuth sign-in path fills it in too (a user seen first there).
+    other = 'nils-%s' % secrets.token_hex(4)
+    keystone_server.create_user(other, password, project=other,
+                                email='%s@example.org' % other)
+    tokens = _oauth_dance(keystone_cluster, consumer, other, password)
+    from requests_oauthlib import OAuth1Session
+
+    account = OAuth1Session(
+        consumer.key, client_secret=consumer.secret,
+        resource_owner_key=tokens['oauth_token'],
+        resource_owner_secret=tokens['oauth_token_secret']).get(
+            keystone_cluster.url + '/v1/account', headers=API).json()
+    assert account['email'] == '%s@example.org' % other
