@@ -182,9 +182,15 @@ class Provider:
             uri, method, body, headers)
 
     def verify(self, uri, method, body, headers):
-        """Check a signed request; return ``(valid, user id or None)``."""
-        valid, request = self.server.validate_protected_resource_request(
-            uri, method, body, headers)
+        """Check a signed request; return ``(valid, user id or None)``.
+
+        A header oauthlib cannot parse is not valid (it raises ValueError).
+        """
+        try:
+            valid, request = self.server.validate_protected_resource_request(
+                uri, method, body, headers)
+        except ValueError:
+            return False, None
         return valid, getattr(request, 'user', None) if valid else None
 
 

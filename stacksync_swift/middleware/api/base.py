@@ -54,9 +54,9 @@ class ItemController(router.Controller):
             changes = {key: value for key, value in changes.items()
                        if value is not None}
         for key in ('name', 'parent'):
-            if key in self.req.params:
-                changes[key] = self.req.params[key]
-        if 'name' not in changes and 'parent' not in changes:
+            if key in self.params:
+                changes[key] = self.params[key]
+        if changes.get('name') is None and 'parent' not in changes:
             raise errors.BadRequest('give a new name and/or parent')
         name = changes.get('name')
         if name is not None:

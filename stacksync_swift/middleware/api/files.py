@@ -141,7 +141,7 @@ class FileRestore(FileController):
         return self.item_response(meta)
 
     def requested_version(self):
-        if 'version' in self.req.params:
+        if 'version' in self.params:
             return self.query_int('version', minimum=1)
         body = self.json_object()
         if 'version' not in body:

@@ -39,7 +39,7 @@ class FolderController(base.ItemController):
     def listing(self):
         """The folder with its ``contents`` (one service call)."""
         workspace_id = None
-        if self.item_id() == 0 and 'workspace' in self.req.params:
+        if self.item_id() == 0 and 'workspace' in self.params:
             workspace_id = self.query_int('workspace')
         elif self.item_id() != 0:
             self.folder()
@@ -54,9 +54,9 @@ class Folders(FolderController):
         """Create folder ``name`` in folder ``parent`` (JSON or query)."""
         body = self.json_object()
         name = names.normalize_name(
-            self.req.params.get('name', body.get('name')))
+            self.params.get('name', body.get('name')))
         parent_id = router.parse_int(
-            self.req.params.get('parent', body.get('parent', 0)), 'parent')
+            self.params.get('parent', body.get('parent', 0)), 'parent')
         workspace = self.folder_workspace(parent_id)
         meta = self.api.metadata.create_folder(
             self.user_id, workspace['id'], parent_for_service(parent_id),

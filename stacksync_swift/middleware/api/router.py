@@ -59,13 +59,26 @@ class Controller:
 
     # -- parsing what every handler parses the same way
 
+    @property
+    def params(self):
+        """The query parameters as text.
+
+        swob's ``req.params`` are WSGI strings (each byte one latin-1
+        character); here they are decoded as UTF-8, invalid bytes kept as
+        lone surrogates, which names and numbers then refuse.
+        """
+        if not hasattr(self, '_params'):
+            self._params = {swob.wsgi_to_str(key): swob.wsgi_to_str(value)
+                            for key, value in self.req.params.items()}
+        return self._params
+
     def path_int(self, name):
         """A path argument matched as digits, as an int within range."""
         return parse_int(self.path_args[name], 'the %s in the path' % name)
 
     def query_int(self, name, default=None, minimum=0, maximum=MAX_INT):
         """An integer query parameter; ``default`` when absent."""
-        value = self.req.params.get(name)
+        value = self.params.get(name)
         if value is None or value == '':
             if default is None:
                 raise errors.BadRequest('the query needs %s' % name)
@@ -73,13 +86,13 @@ class Controller:
         return parse_int(value, name, minimum, maximum)
 
     def query_text(self, name, required=True):
-        value = self.req.params.get(name)
+        value = self.params.get(name)
         if required and not value:
             raise errors.BadRequest('the query needs %s' % name)
         return value
 
     def query_flag(self, name):
-        value = self.req.params.get(name, '').lower()
+        value = self.params.get(name, '').lower()
         if value not in ('', 'true', 'false', '1', '0'):
             raise errors.BadRequest('%s must be true or false' % name)
         return value in ('true', '1')
@@ -97,7 +110,8 @@ class Controller:
                 'a JSON body has at most %d bytes' % max_size)
         try:
             return json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: nesting deeper than the parser's stack.
             raise errors.BadRequest('the body must be JSON')
 
     def json_object(self):

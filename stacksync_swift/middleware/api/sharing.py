@@ -73,7 +73,7 @@ class SharingController(router.Controller):
             self._body = self.json_object()
         value = self._body.get(name)
         if value is None:
-            value = self.req.params.get(name)
+            value = self.params.get(name)
         return value
 
     def addressees(self):
