@@ -15,6 +15,7 @@ option, rather than failing on the first request.
 import configparser
 import dataclasses
 import os
+import re
 
 from swift.common.utils import config_true_value
 
@@ -28,6 +29,9 @@ AUTHTOKEN_ENTRY_POINT = 'egg:keystonemiddleware#auth_token'
 DEFAULT_DATABASE_URL = 'sqlite:////var/lib/stacksync-swift/metadata.sqlite'
 DEFAULT_QUOTA = 10 * 1024 ** 3
 AUTH_MODES = ('oauth', 'keystone')
+# First path segments a web site prefix must not take from Swift or the API.
+RESERVED_PREFIXES = ('v1', 'v2', 'auth', 'oauth', 'info', 'healthcheck')
+WEB_PREFIX = re.compile(r'^/[A-Za-z0-9._~-]+/$')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Settings:
     keystone_auth_url: str = ''
     keystone_user_domain: str = 'Default'
     pipeline_check: bool = True
+    web_prefix: str = '/stacksync/'
 
     @property
     def event_transport_url(self):
@@ -116,6 +121,7 @@ def parse(conf):
         raise ValueError('auth_mode = keystone needs keystone_auth_url, the '
                          'Keystone v3 endpoint that checks passwords')
     return Settings(
+        web_prefix=_web_prefix(conf.get('web_prefix', defaults.web_prefix)),
         storage_account=storage_account,
         database_url=database_url,
         auth_mode=auth_mode,
@@ -129,6 +135,22 @@ def parse(conf):
                                       'Default').strip() or 'Default',
         pipeline_check=config_true_value(
             conf.get('pipeline_check', defaults.pipeline_check)))
+
+
+def _web_prefix(value):
+    """The web site's path prefix, ``/name/``; empty: no web site."""
+    value = value.strip()
+    if not value:
+        return ''
+    if not value.endswith('/'):
+        value += '/'
+    if not WEB_PREFIX.match(value) or \
+            value.strip('/').lower() in RESERVED_PREFIXES:
+        raise ValueError(
+            'web_prefix must be one path segment such as /stacksync/ '
+            '(not one of Swift\'s own: %s), or empty for no web site; '
+            'not %r' % (', '.join(RESERVED_PREFIXES), value))
+    return value
 
 
 def read_proxy_config(path):

@@ -222,6 +222,11 @@ class StackSyncAuth:
         return self.services.metadata.keystone_user(keystone_id, name,
                                                     email=email)
 
+    def check_credentials(self, name, password):
+        """The user whose name and password these are, or None (the web
+        site's sign-in checks them the same way as the authorize page)."""
+        return self._check_credentials(name, password)
+
     def _check_credentials(self, name, password):
         """The user whose name and password these are, or None."""
         if self.settings.auth_mode != 'keystone':

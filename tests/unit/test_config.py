@@ -47,10 +47,24 @@ def test_embedded_event_transport_uses_the_database():
     ('long_poll_timeout', '0', 'long_poll_timeout'),
     ('events_exchange', ' ', 'events_exchange'),
     ('auth_mode', 'keystone', 'keystone_auth_url'),
+    ('web_prefix', '/v1/', 'web_prefix'),
+    ('web_prefix', '/a/b/', 'web_prefix'),
+    ('web_prefix', 'stacksync/', 'web_prefix'),
 ])
 def test_bad_values_name_the_option(option, value, message):
     with pytest.raises(ValueError, match=message):
         config.parse({option: value})
+
+
+@pytest.mark.parametrize('value, prefix', [
+    (None, '/stacksync/'),
+    ('/files', '/files/'),
+    (' /web/ ', '/web/'),
+    ('', ''),
+])
+def test_web_prefix(value, prefix):
+    conf = {} if value is None else {'web_prefix': value}
+    assert config.parse(conf).web_prefix == prefix
 
 
 def _write(tmp_path, text):

@@ -69,6 +69,7 @@ from stacksync_swift import config
 from stacksync_swift import events
 from stacksync_swift import services
 from stacksync_swift import storage
+from stacksync_swift import web
 from stacksync_swift.metadata import errors as metadata_errors
 from stacksync_swift.middleware import common
 from stacksync_swift.middleware import errors
@@ -101,8 +102,12 @@ class StackSyncAPI:
         self.events = events.hub_for(settings, self.services)
         self.containers = containers.WorkspaceContainers(
             self.metadata, self.storage, self.logger)
+        self.web = web.WebApp(self)
 
     def __call__(self, env, start_response):
+        # The web site (stacksync_swift.web) lives under web_prefix.
+        if self.web.owns(env):
+            return self.web(env, start_response)
         # Our own subrequests never carry the API header.
         version = common.api_version(env)
         if version is None:

@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import models
+from stacksync_swift.metadata import web  # noqa: F401 (its models)
 
 
 def _only_our_tables(obj, name, type_, reflected, compare_to):
