@@ -153,6 +153,11 @@ def _is_transient(error):
     code = getattr(error.orig, 'pgcode', None)
     if code in ('40001', '40P01', '55P03'):
         return True
+    if code is None and hasattr(error.orig, 'pgcode') and \
+            isinstance(error, sa_exc.OperationalError):
+        # psycopg2 without an SQLSTATE: the client could not reach the
+        # server (refused, shutting down, starting up), e.g. a restart.
+        return True
     return 'database is locked' in str(error.orig)
 
 

@@ -213,6 +213,7 @@ def test_postgres_restarted_under_load(cluster, team):
             writers.wait_for(20)
     finally:
         ensure_postgres_running()
+    assert ledger.statuses[503] > 0
     assert set(ledger.statuses) <= {200, 201, 503}
     check_after(cluster, team, ledger, writers)
 
