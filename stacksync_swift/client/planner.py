@@ -135,6 +135,8 @@ class _Planner:
                     self._implied(path, local_moves):
                 continue
             rdest, ldest = remote_moves.get(path), local_moves.get(path)
+            if any(dest and is_under(dest, path) for dest in (rdest, ldest)):
+                continue    # a file became a folder holding it: rule 2
             if any(above in moving for above in ancestors(path)):
                 self._reserve(path, rdest, ldest)   # after the parent
             elif rdest and ldest:
@@ -214,27 +216,35 @@ class _Planner:
             self._add(REKEY_BASE, path, dest=rdest,
                       item=self.remote[rdest])
             self._reserve(path, rdest)
-        elif self._can_place_locally(rdest):
-            self._add(LOCAL_MOVE, ldest, dest=rdest, item=self.remote[rdest],
-                      base=self.base[path])
+        elif self._place(ldest, rdest):
             self._add(REKEY_BASE, path, dest=rdest, item=self.remote[rdest])
-            self._reserve(path, rdest, ldest)
-        else:
-            self._reserve(path, rdest, ldest)
+            self._reserve(path, ldest)
 
     def _remote_moved(self, path, dest):
         entry = self.local.get(path)
         if not self._same_kind(entry, self.base[path]):
             return      # deleted here, moved there: rule 2 brings it back
+        self._place(path, dest)
+
+    def _place(self, source, dest):
+        """Move local ``source`` where the server has it, if possible.
+
+        True when moved; otherwise the destination is freed first (a
+        local entry there that is not synced becomes a conflicted copy)
+        or its folder created first, and the move waits; if a synced
+        entry holds it, rule 2 sorts both out.
+        """
         if self._can_place_locally(dest):
-            self._add(LOCAL_MOVE, path, dest=dest, item=self.remote[dest],
-                      base=self.base[path])
-            self._reserve(path, dest)
-        elif dest in self.local and dest not in self.base:
+            self._add(LOCAL_MOVE, source, dest=dest, item=self.remote[dest],
+                      base=self.base.get(source))
+            self._reserve(source, dest)
+            return True
+        if dest in self.local and dest not in self.base:
             self._conflict_copy(dest)
-            self._reserve(path, dest)
+            self._reserve(source, dest)
         elif dest not in self.local:
-            self._reserve(path, dest)       # its folder comes first
+            self._reserve(source, dest)     # its folder comes first
+        return False
 
     def _can_place_locally(self, dest):
         above = parent(dest)
@@ -380,8 +390,8 @@ class _Planner:
         """Something under ``folder`` on the server that is not synced."""
         for path in self.remote_index.under(folder):
             entry, item = self.base.get(path), self.remote[path]
-            if entry is None or entry.item_id != item.id or \
-                    entry.version != item.version:
+            if entry is None or entry.version != item.version or \
+                    self._remote_differs(entry, item):
                 return True
         return False
 

@@ -281,10 +281,13 @@ def run(seed, **options):
     simulation = Simulation(seed, **options)
     try:
         simulation.run()
-    except Failure:
+    except Failure as failure:
+        failure.simulation = simulation
         raise
     except Exception as error:
-        raise Failure('%s: %s' % (type(error).__name__, error)) from error
+        failure = Failure('%s: %s' % (type(error).__name__, error))
+        failure.simulation = simulation
+        raise failure from error
     return simulation
 
 
