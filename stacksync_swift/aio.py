@@ -334,7 +334,10 @@ class AllInOne:
             'pipeline:main': {'pipeline': ' '.join(names)},
             'app:proxy-server': {'use': 'egg:swift#proxy',
                                  'account_autocreate': 'true',
-                                 'allow_account_management': 'true'},
+                                 'allow_account_management': 'true',
+                                 # One node of each: never shun it for long
+                                 # after a blip (Swift's default is 60 s).
+                                 'error_suppression_interval': '1'},
             'filter:cache': {'paste.filter_factory':
                              'stacksync_swift.localcache:filter_factory'},
             'filter:stacksync_auth': {
