@@ -450,7 +450,7 @@ def make_link(page, item_id):
         page.user_id, meta['id'], days=as_int(days, 'number of days')
         if days else None, password=form.get('password') or None)
     return page.render('link_created.html', item=meta, link=link,
-                       url=page.absolute('s/%s' % token))
+                       link_url=page.absolute('s/%s' % token))
 
 
 @route('POST', r'link/(?P<link_id>\d+)/revoke')

@@ -9,6 +9,11 @@
   var csrf = body.dataset.csrf;
   var folder = document.getElementById('folder');
   var uploading = 0;
+  // Set once the page is being left (a form sent, a link followed): a
+  // change seen by the long poll must not reload over the navigation.
+  var leaving = false;
+  document.addEventListener('submit', function () { leaving = true; });
+  window.addEventListener('beforeunload', function () { leaving = true; });
 
   function uploadFile(file, folderId) {
     var list = document.getElementById('progress');
@@ -105,6 +110,7 @@
         return response.json();
       })
       .then(function (answer) {
+        if (leaving) { return; }
         if (answer.changes && !uploading) {
           window.location.reload();
           return;
