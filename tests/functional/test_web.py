@@ -271,14 +271,14 @@ def test_the_web_site_in_a_real_browser(cluster, stores, browsers, shots,
     stranger.save_screenshot(os.path.join(shots, 'public-link.png'))
     href = stranger.find_element(By.ID, 'public-download') \
         .get_attribute('href')
-    assert requests.get(href).content == b'notes v1'
+    assert requests.get(href, timeout=WAIT).content == b'notes v1'
     alice.go('account')
     alice.wait_text('minutes.txt')
     alice.shot('account')
     alice.click_button('Revoke')
     alice.wait_text('The link was revoked.')
-    assert requests.get(link).status_code == 404
-    assert requests.get(href).status_code == 404
+    assert requests.get(link, timeout=WAIT).status_code == 404
+    assert requests.get(href, timeout=WAIT).status_code == 404
 
     # A hostile name is shown as text, and runs nothing.
     hostile = tmp_path / XSS_NAME
@@ -290,7 +290,7 @@ def test_the_web_site_in_a_real_browser(cluster, stores, browsers, shots,
     assert not alice.driver.find_elements(By.XPATH,
                                           '//td//script')
     with pytest.raises(NoAlertPresentException):
-        alice.driver.switch_to.alert.text
+        alice.driver.switch_to.alert.accept()
     alice.shot('folder')
     alice.driver.set_window_size(390, 844)
     alice.go()
