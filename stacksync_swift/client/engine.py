@@ -125,6 +125,8 @@ class SyncEngine:
         self.options = options or SyncOptions()
         self.workspace = None
         self.codec = None
+        # The last scan, with the file system's own (plain) hashes.
+        self.scanned = {}
 
     # -- the loop ---------------------------------------------------------
 
@@ -191,7 +193,9 @@ class SyncEngine:
         """One round; False when there was nothing to do."""
         self._check_root()
         self._fetch(summary)
-        local = self.fs.scan()
+        self.scanned = self.fs.scan()
+        local = {path: self._as_stored(entry)
+                 for path, entry in self.scanned.items()}
         base = self.state.base(self.ws)
         if not local and base and not self.options.allow_mass_delete:
             raise RootVanished('the sync folder is empty but %d entries '
@@ -204,6 +208,18 @@ class SyncEngine:
         self._check_mass_delete(ops, base)
         _Round(self, remote, base, summary).execute(ops)
         return True
+
+    def _as_stored(self, entry):
+        """A local entry with its hash as the server keeps it.
+
+        The codec decides: a plain workspace stores the SHA-256 itself, an
+        encrypted one a keyed hash of it, so the server never learns a
+        content hash. Trees, base and server copy all compare that form.
+        """
+        if entry.content_hash is None:
+            return entry
+        return dataclasses.replace(
+            entry, content_hash=self.codec.content_hash(entry.content_hash))
 
     def _check_root(self):
         if not self.fs.exists(''):
@@ -325,7 +341,10 @@ class _Round:
         chunks = (self.codec.decode(name, self.remote.get_chunk(self.ws,
                                                                 name))
                   for name in item.chunks)
-        self.fs.write_atomic(op.path, chunks, op.expected)
+        # The file system checks its own (plain) hash of what it replaces.
+        expected = None if op.expected is None else \
+            self.engine.scanned.get(op.path)
+        self.fs.write_atomic(op.path, chunks, expected)
         self._put_base(op.path, BaseEntry.of(item))
 
     def _local_delete(self, op):
@@ -347,7 +366,7 @@ class _Round:
             content = chunking.iter_chunks(source)
             for _chunk in content:
                 pass
-            return content.sha256
+            return self.codec.content_hash(content.sha256)
 
     def _need_parent(self, path):
         above = parent(path)
@@ -452,11 +471,12 @@ class _Round:
                     self._put_missing(pending)
                     pending = []
             self._put_missing(pending)
-        if content.sha256 != op.expected.content_hash:
+        stored_hash = self.codec.content_hash(content.sha256)
+        if stored_hash != op.expected.content_hash:
             raise LocalChanged('%s changed while it was read' % op.path)
-        self.state.begin_upload(self.ws, op.path, content.sha256, names)
+        self.state.begin_upload(self.ws, op.path, stored_hash, names)
         return {'is_folder': False, 'size': content.size,
-                'content_hash': content.sha256, 'chunks': names,
+                'content_hash': stored_hash, 'chunks': names,
                 'modified_at': None}
 
     def _chunk_name(self, data):

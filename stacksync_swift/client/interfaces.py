@@ -36,6 +36,9 @@ Contract shared by the engine, the real adapters and the fakes:
     (``chk-<sha256 hex>`` of the plaintext in plain workspaces,
     ``chk-<HMAC-SHA256(key, plaintext)>`` in encrypted ones) and the body
     to store. ``decode(name, body)`` -> plaintext, verifying it.
+    ``content_hash(sha256_hex)`` -> the ``content_hash`` file metadata
+    carries: the SHA-256 itself in plain workspaces, a keyed hash of it in
+    encrypted ones (the server never learns a content hash).
 
 ``FileSystem`` (the sync folder; paths are relative, ``/``-separated)
     ``scan()`` -> ``{path: LocalEntry(is_folder, size, mtime_ns,
@@ -89,6 +92,7 @@ class Remote(Protocol):
 class ChunkCodec(Protocol):
     def encode(self, plaintext: bytes) -> tuple: ...
     def decode(self, name: str, body: bytes) -> bytes: ...
+    def content_hash(self, sha256_hex: str) -> str: ...
 
 
 class FileSystem(Protocol):

@@ -5,6 +5,7 @@ Two users, each with their own config folder (credentials saved the way
 command is run in-process through :func:`stacksync_swift.client.cli.main`.
 """
 
+import hashlib
 import io
 import os
 
@@ -157,6 +158,12 @@ def test_encrypted_workspace_stores_ciphertext(alice, bob, cluster,
             assert body[:1] == b'\x01'
     finally:
         swift.close()
+    # Nor does the metadata carry the content's hash: a keyed one instead.
+    entries = alice.api.get('/v1/workspace/%s/changes' % workspace).json()[
+        'entries']
+    stored, = [e for e in entries if e['filename'] == 'secret.txt']
+    assert stored['content_hash'] != hashlib.sha256(secret).hexdigest()
+    assert len(stored['content_hash']) == 64
 
 
 def test_a_killed_sync_resumes(alice, tmp_path, monkeypatch):

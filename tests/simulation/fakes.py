@@ -58,6 +58,9 @@ class PlainCodec:
             raise ValueError('chunk %s does not match its name' % name)
         return body
 
+    def content_hash(self, sha256_hex):
+        return sha256_hex
+
 
 # -- the file system -------------------------------------------------------
 
