@@ -28,6 +28,7 @@ from tests.functional import apiclient
 
 webdriver = pytest.importorskip('selenium.webdriver')
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
@@ -83,6 +84,16 @@ def browsers(tmp_path):
         driver.quit()
 
 
+def waiting(driver):
+    """A wait that polls through the page being replaced under it.
+
+    While a page navigates, chromedriver may answer a poll with an
+    "unhandled inspector error" instead of the element: poll again.
+    """
+    return WebDriverWait(driver, WAIT,
+                         ignored_exceptions=(WebDriverException,))
+
+
 class Person:
     """A user driving one browser."""
 
@@ -109,7 +120,7 @@ class Person:
 
     def wait_text(self, text):
         try:
-            WebDriverWait(self.driver, WAIT).until(
+            waiting(self.driver).until(
                 expected_conditions.text_to_be_present_in_element(
                     (By.TAG_NAME, 'body'), text))
         except Exception:
@@ -132,7 +143,7 @@ class Person:
         self.find('#files').send_keys('\n'.join(str(p) for p in paths))
         for path in paths:
             self.wait_text(os.path.basename(str(path)))
-        WebDriverWait(self.driver, WAIT).until(
+        waiting(self.driver).until(
             lambda driver: not driver.find_elements(
                 By.CSS_SELECTOR, '#progress li'))
 
@@ -265,7 +276,7 @@ def test_the_web_site_in_a_real_browser(cluster, stores, browsers, shots,
     assert link.startswith(base + 's/')
     stranger = browsers()
     stranger.get(link)
-    WebDriverWait(stranger, WAIT).until(
+    waiting(stranger).until(
         expected_conditions.presence_of_element_located(
             (By.ID, 'public-download')))
     stranger.save_screenshot(os.path.join(shots, 'public-link.png'))
