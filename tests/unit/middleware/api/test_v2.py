@@ -7,15 +7,14 @@ StackSync's own apps send them; the shapes and codes are those of
 
 import datetime
 import hashlib
-import json
 import re
 
 import jsonschema
 import pytest
-from swift.common import swob
 
 from stacksync_swift.middleware.api import dialects
 from stacksync_swift.middleware.api import openapi
+from tests.unit.middleware.api.conftest import Client
 
 V2_TIME = re.compile(r'\A\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\Z')
 FILE_FIELDS = {'id', 'parent_id', 'filename', 'is_folder', 'status',
@@ -45,38 +44,10 @@ def assert_matches(instance, schema_name):
         'components': components})
 
 
-class V2Client:
+class V2Client(Client):
     """Sends ``StackSync-API: v2`` requests as one user."""
 
-    def __init__(self, app, user):
-        self.app = app
-        self.user = user
-
-    def request(self, method, path, body=None, headers=None):
-        headers = dict({'StackSync-API': 'v2'}, **(headers or {}))
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
-            headers.setdefault('Content-Type', 'application/json')
-        req = swob.Request.blank(path, method=method, headers=headers,
-                                 body=body)
-        if self.user is not None:
-            req.environ['stacksync.user'] = self.user
-        resp = req.get_response(self.app)
-        resp.json = json.loads(resp.body) if resp.content_type == \
-            'application/json' and resp.body else None
-        return resp
-
-    def get(self, path, **kwargs):
-        return self.request('GET', path, **kwargs)
-
-    def post(self, path, body=None, **kwargs):
-        return self.request('POST', path, body, **kwargs)
-
-    def put(self, path, body=None, **kwargs):
-        return self.request('PUT', path, body, **kwargs)
-
-    def delete(self, path, **kwargs):
-        return self.request('DELETE', path, **kwargs)
+    api_header = ('StackSync-API', 'v2')
 
 
 @pytest.fixture
