@@ -14,6 +14,7 @@ Without the variable the RabbitMQ cases are skipped, unless ``CI`` is
 * the same through two real Swift proxies on one database and broker.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -145,20 +146,32 @@ def rabbitmq(action):
                    stderr=subprocess.DEVNULL)
 
 
-@pytest.fixture
-def durable_queue():
-    """A queue that outlives a broker restart, bound to every commit."""
+@contextlib.contextmanager
+def commit_queue(prefix, exchange=EXCHANGE):
+    """A queue that outlives a broker restart, bound to every commit.
+
+    On the way out the broker is started again (a test may have stopped
+    it) and the queue deleted.
+    """
     url = servers.amqp_url()
-    queue = kombu.Queue('stacksync.test.%s' % uuid.uuid4().hex,
-                        eventsclient.exchange(EXCHANGE),
+    queue = kombu.Queue('%s.%s' % (prefix, uuid.uuid4().hex),
+                        eventsclient.exchange(exchange),
                         routing_key='workspace.*',
                         durable=True, auto_delete=False)
     with kombu.Connection(url) as connection:
         queue(connection.default_channel).declare()
-    yield queue
-    rabbitmq('start')
-    with kombu.Connection(url) as connection:
-        queue(connection.default_channel).delete()
+    try:
+        yield queue
+    finally:
+        rabbitmq('start')
+        with kombu.Connection(url) as connection:
+            queue(connection.default_channel).delete()
+
+
+@pytest.fixture
+def durable_queue():
+    with commit_queue('stacksync.test') as queue:
+        yield queue
 
 
 def drain(queue, count, timeout):

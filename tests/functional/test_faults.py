@@ -29,7 +29,6 @@ import uuid
 import kombu
 import pytest
 
-from stacksync_swift import eventsclient
 from tests import servers
 from tests.functional import apiclient
 from tests.functional import faults
@@ -223,17 +222,8 @@ def test_postgres_restarted_under_load(cluster, team):
 @pytest.fixture
 def event_queue(cluster):
     """A durable queue of every workspace event on our exchange."""
-    url = servers.amqp_url()
-    queue = kombu.Queue('stacksync.faults.%s' % uuid.uuid4().hex,
-                        eventsclient.exchange(EXCHANGE),
-                        routing_key='workspace.*',
-                        durable=True, auto_delete=False)
-    with kombu.Connection(url) as connection:
-        queue(connection.default_channel).declare()
-    yield queue
-    test_events.rabbitmq('start')
-    with kombu.Connection(url) as connection:
-        queue(connection.default_channel).delete()
+    with test_events.commit_queue('stacksync.faults', EXCHANGE) as queue:
+        yield queue
 
 
 def drain(queue, workspace, cursor, timeout):
