@@ -7,10 +7,11 @@ Usage::
 Each ``benchmarks/bench_<name>.py`` runs in its own process (each starts
 what it measures: an all-in-one cluster, a database, a broker) and prints
 its table, ratios against raw Swift first where there is a raw Swift to
-compare with. Their outputs go to ``benchmarks/results/<name>.txt`` and,
-together with the machine and the commit, to
-``benchmarks/results/report.md``, which is committed. Benchmarks print;
-they never assert: speed is read here, not tested.
+compare with. Their outputs, with the machine and the commit, go to
+``benchmarks/results/report.md``, which is committed. (The
+``results/<name>.txt`` files keep runs made by hand with other options,
+e.g. on PostgreSQL.) Benchmarks print; they never assert: speed is read
+here, not tested.
 """
 
 import argparse
@@ -43,8 +44,6 @@ def run_one(name, extra_args):
         output += '\n(exit status %d)\n%s' % (done.returncode,
                                               done.stderr[-4000:])
     print(output, flush=True)
-    with open(os.path.join(RESULTS, '%s.txt' % name), 'w') as fp:
-        fp.write(output)
     return output, done.returncode
 
 
