@@ -98,8 +98,10 @@ def cmd_aio(args):
     print('Starting Swift and StackSync in %s ...' % cluster.state_dir,
           flush=True)
     cluster.start()
-    # SIGTERM stops cleanly too (service managers, CI).
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl-C stops cleanly even when started in the background of a
+    # script (which ignores SIGINT); SIGTERM too (service managers, CI).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
     print(AIO_BANNER.format(c=cluster, demo=cluster.demo), flush=True)
     print(_aio_deployment(cluster), flush=True)
     try:
