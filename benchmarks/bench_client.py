@@ -29,6 +29,10 @@ from stacksync_swift.metadata import service
 
 
 def new_user_config(cluster, config):
+    """Make a user with an access token; save the client's credentials.
+
+    :returns: the new user (a dict from the metadata service)
+    """
     engine = db.create_engine(cluster.database_url)
     try:
         user = service.MetadataService(engine).create_user(
@@ -43,6 +47,7 @@ def new_user_config(cluster, config):
         {'url': cluster.url, 'consumer_key': consumer.key,
          'consumer_secret': consumer.secret, 'token': token,
          'token_secret': secret}, config)
+    return user
 
 
 class Counting:
