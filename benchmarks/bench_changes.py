@@ -13,6 +13,10 @@ Usage::
     python benchmarks/bench_changes.py                      # SQLite
     python benchmarks/bench_changes.py --database-url \\
         postgresql+psycopg2://stacksync:stacksync@127.0.0.1/bench
+    python benchmarks/bench_changes.py --plot results/changes.png
+
+``--plot`` draws the median and p90 against the number of items (a log
+scale) into a PNG: a flat line is the claim.
 """
 
 import argparse
@@ -125,6 +129,30 @@ def measure(service, size, repeat):
             'entries': len(delta['entries'])}
 
 
+def plot(path, backend, results):
+    """Latency against workspace size, into a PNG (matplotlib, no display)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(7, 4), dpi=100)
+    sizes = [row['size'] for row in results]
+    for key, label in (('median_ms', 'median'), ('p90_ms', 'p90')):
+        axes.plot(sizes, [row[key] for row in results], marker='o',
+                  label=label)
+    axes.set_xscale('log')
+    axes.set_ylim(bottom=0)
+    axes.set_xlabel('items in the workspace')
+    axes.set_ylabel('get_changes, ms')
+    axes.set_title('get_changes after one change (%s)' % backend)
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    pyplot.close(figure)
+    print('plot: %s' % path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--database-url',
@@ -135,6 +163,8 @@ def main(argv=None):
     parser.add_argument('--repeat', type=int, default=300,
                         help='get_changes calls per size (default: '
                              '%(default)s)')
+    parser.add_argument('--plot', metavar='PNG',
+                        help='draw latency against items into this file')
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(',')]
     with tempfile.TemporaryDirectory() as scratch:
