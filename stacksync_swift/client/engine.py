@@ -42,6 +42,7 @@ already holds what the base lacks: recorded, not sent again).
 """
 
 import dataclasses
+import functools
 import itertools
 from typing import Optional
 
@@ -98,6 +99,11 @@ class ItemResult:
     path: str
     outcome: str            # done, conflict, changed, skipped, error
     detail: str = ''
+    dest: Optional[str] = None      # where a move or conflicted copy went
+    # Who made the server change a local operation brings here (user and
+    # device ids of the item's version); None for our own changes.
+    user: Optional[int] = None
+    device: Optional[int] = None
 
 
 @dataclasses.dataclass
@@ -295,7 +301,28 @@ class _Round:
             self._commit(rest[start:start + COMMIT_BATCH])
 
     def _note(self, op, outcome, detail=''):
-        self.summary.items.append(planner_result(op, outcome, detail))
+        self.summary.items.append(
+            planner_result(op, outcome, detail, self._author(op)))
+
+    def _author(self, op):
+        """The server item whose change a local operation brings here.
+
+        None for the operations that send our own changes. A download, a
+        new folder or a move carries its item; a delete has only the base,
+        so the mirror's (deleted) version of that item names who deleted
+        it; a conflicted copy is made for the item that holds the path.
+        """
+        if op.kind not in planner.LOCAL_KINDS:
+            return None
+        if op.item is not None:
+            return op.item
+        item_id = op.base.item_id if op.base is not None else \
+            self.ids.get(op.path)
+        return self._mirror.get(item_id)
+
+    @functools.cached_property
+    def _mirror(self):
+        return self.state.remote_items(self.ws)
 
     # -- local operations
 
@@ -528,6 +555,10 @@ class _Round:
         self._note(op, 'done')
 
 
-def planner_result(op, outcome, detail=''):
+def planner_result(op, outcome, detail='', author=None):
+    """The :class:`ItemResult` of an operation; ``author`` is the
+    :class:`RemoteItem` whose change it applies locally, if any."""
     return ItemResult(kind=op.kind, path=op.path, outcome=outcome,
-                      detail=detail)
+                      detail=detail, dest=op.dest,
+                      user=None if author is None else author.user,
+                      device=None if author is None else author.device)

@@ -164,7 +164,7 @@ def _meta_of(item):
         'is_folder': item.is_folder, 'version': item.version,
         'status': item.status, 'content_hash': item.content_hash,
         'size': item.size, 'chunks': list(item.chunks),
-        'device': item.device}, sort_keys=True)
+        'device': item.device, 'user': item.user}, sort_keys=True)
 
 
 def _item_of(meta):

@@ -36,7 +36,8 @@ class RemoteItem:
     content_hash: Optional[str] = None
     size: int = 0
     chunks: tuple = ()
-    device: Optional[int] = None
+    device: Optional[int] = None    # who made this version: device id
+    user: Optional[int] = None      # and user id
 
     @classmethod
     def from_meta(cls, meta):
@@ -47,7 +48,7 @@ class RemoteItem:
                    content_hash=meta.get('content_hash'),
                    size=meta.get('size') or 0,
                    chunks=tuple(meta.get('chunks') or ()),
-                   device=meta.get('device'))
+                   device=meta.get('device'), user=meta.get('user'))
 
     @property
     def live(self):
