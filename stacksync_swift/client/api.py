@@ -321,6 +321,10 @@ class Connection:
     def account(self):
         return self.json('GET', '/v1/account')
 
+    def devices(self):
+        """The user's devices: ``[{"id", "name", ...}]``."""
+        return self.json('GET', '/v1/devices')
+
     def create_workspace(self, name, encrypted=False):
         return self.json('POST', '/v1/workspaces',
                          body={'name': name, 'encrypted': encrypted})

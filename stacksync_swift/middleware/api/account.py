@@ -1,4 +1,9 @@
-"""The account and its workspaces: ``getAccount`` and ``getWorkspaces``.
+"""The account, its devices and workspaces: ``getAccount``,
+``listDevices`` and ``getWorkspaces``.
+
+``GET /v1/devices`` lists the devices the user's clients named in the
+``X-StackSync-Device`` header (id and name): the ``device`` of an item or
+version is one of these ids, so a client can say "you (on laptop)".
 
 ``POST /v1/workspaces`` with ``{"name": N, "encrypted": true}`` creates a
 workspace of one's own besides the private one, with its container and
@@ -18,6 +23,14 @@ class Account(router.Controller):
         """The user, quota and usage, and workspaces."""
         return router.json_response(
             self.api.metadata.get_account(self.user_id))
+
+
+@router.route(r'/v1/devices')
+class Devices(router.Controller):
+    def GET(self):
+        """The user's devices: id, name, first and last seen."""
+        return router.json_response(
+            self.api.metadata.list_devices(self.user_id))
 
 
 @router.route(r'/v1/workspaces')
