@@ -36,8 +36,13 @@ private one (an encrypted workspace made with ``workspace create``).
 
 Encrypted workspaces ask for their passphrase once (``$STACKSYNC_PASSPHRASE``,
 ``--passphrase-file`` or a prompt); the scrypt-derived key is then kept
-``0600`` in the config folder, never the passphrase. Deleting many files
-in one sync pass needs ``--allow-mass-delete``.
+``0600`` in the config folder, never the passphrase. A wrong passphrase is
+refused before anything is sent or received: the workspace's passphrase
+verifier (:class:`.codec.Verifier`) does not open. ``--encrypt-names``
+(with ``workspace create --encrypted``) also encrypts file and folder
+names; the verifier records that choice, so every device and member
+follows it, ``sync`` included (:mod:`.names`). Deleting many files in one
+sync pass needs ``--allow-mass-delete``.
 """
 
 import argparse
@@ -49,6 +54,7 @@ import webbrowser
 from stacksync_swift.client import api
 from stacksync_swift.client import codec as codecs
 from stacksync_swift.client import credentials
+from stacksync_swift.client import names
 
 MiB = 1024 * 1024
 # A sync pass that would delete more than this many local or remote items
@@ -120,18 +126,70 @@ class Session:
         return self._codecs[workspace_id]
 
     def _make_codec(self, workspace_id):
+        """The workspace's codec; an encrypted one only with the right key.
+
+        The key saved in the config folder is tried first; one the
+        workspace's verifier refuses is stale and the passphrase is asked
+        for instead. :class:`~.codec.WrongPassphrase` before any file is
+        sent or received when the passphrase does not open the workspace.
+        """
         workspace = self.conn.workspace(workspace_id)
         if not workspace.get('encrypted'):
             return codecs.PlainCodec()
         saved = credentials.load_key(workspace_id, self.config)
-        if saved is None:
-            master = codecs.derive_master_key(
-                self.passphrase(workspace),
-                codecs.workspace_salt(workspace['container']))
-            saved = (master, bool(getattr(self.args, 'encrypt_names',
-                                          False)))
-            credentials.save_key(workspace_id, *saved, folder=self.config)
-        return codecs.EncryptedCodec(*saved)
+        if saved is not None:
+            try:
+                return self._open(workspace, saved, *saved)
+            except codecs.WrongPassphrase:
+                pass
+        master = codecs.derive_master_key(
+            self.passphrase(workspace),
+            codecs.workspace_salt(workspace['container']))
+        try:
+            return self._open(workspace, saved, master, bool(
+                getattr(self.args, 'encrypt_names', False)))
+        except codecs.WrongPassphrase:
+            raise codecs.WrongPassphrase(
+                'the passphrase of workspace %r (id %d) is wrong: it does '
+                'not open the workspace' % (workspace['name'],
+                                            workspace['id']))
+
+    def _open(self, workspace, saved, master, encrypt_names):
+        """The codec of ``master`` once the verifier accepts it.
+
+        ``encrypt_names`` is this client's wish, which only counts when it
+        sets the workspace up; after that the verifier's setting rules.
+        The key and that setting are saved for the next command.
+        """
+        settings = self._settings(workspace, master, encrypt_names)
+        opened = (master, settings['encrypt_names'])
+        if opened != saved:
+            credentials.save_key(workspace['id'], *opened,
+                                 folder=self.config)
+        return codecs.EncryptedCodec(*opened)
+
+    def _settings(self, workspace, master, encrypt_names):
+        """The settings sealed in the workspace's verifier.
+
+        Writes the verifier first when the workspace has none (it was just
+        created, or by a client older than verifiers). Chunks are
+        write-once, so a client racing ours may have won: the stored one
+        is read back and rules. A viewer cannot write one and goes on
+        with its own settings.
+        """
+        verifier = codecs.Verifier(master, workspace['container'])
+        try:
+            return verifier.open(self.conn.get_chunk(workspace['id'],
+                                                     verifier.name))
+        except api.NotFound:
+            pass
+        try:
+            self.conn.put_chunk(workspace['id'], verifier.name,
+                                verifier.seal(encrypt_names))
+        except api.Forbidden:
+            return {'encrypt_names': encrypt_names}
+        return verifier.open(self.conn.get_chunk(workspace['id'],
+                                                 verifier.name))
 
     def passphrase(self, workspace):
         found = os.environ.get('STACKSYNC_PASSPHRASE')
@@ -353,9 +411,9 @@ def cmd_mkdir(args, printer, session):
 
 
 def _commit_folder(session, workspace_id, name):
-    item = {'id': None, 'client_id': name, 'base_version': None,
-            'parent_id': 0, 'is_folder': True,
-            'filename': session.codec(workspace_id).encrypt_name(name)}
+    stored = session.codec(workspace_id).encrypt_name(name)
+    item = {'id': None, 'client_id': stored, 'base_version': None,
+            'parent_id': 0, 'is_folder': True, 'filename': stored}
     result = session.conn.commit(workspace_id, [item])['results'][0]
     return api.committed_item(result, name)
 
@@ -458,8 +516,11 @@ def cmd_sync(args, printer, session):
     db = state.State.open(os.path.join(fs.control, 'state.sqlite'))
     options = engine.SyncOptions(workspace_id=args.workspace,
                                  allow_mass_delete=args.allow_mass_delete)
+    # Names are sealed for the server and opened for the engine in the
+    # workspaces that encrypt them; the others pass through.
+    remote = names.NameCipher(session.conn, session.codec)
     syncer = engine.SyncEngine(
-        fs, session.conn, lambda space: session.codec(space['id']), db,
+        fs, remote, lambda space: session.codec(space['id']), db,
         localfs.SystemClock(), session.conn.device, options)
     try:
         if args.watch:
@@ -556,6 +617,10 @@ def _long_poll(syncer, session, wake, stop):
 
 # -- the parser --
 
+ENCRYPT_NAMES_HELP = ('encrypt file names too, when this command sets up '
+                      'an encrypted workspace (later commands follow the '
+                      'workspace\'s setting)')
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog='stacksync',
@@ -598,7 +663,8 @@ def build_parser():
     sync.add_argument('--allow-mass-delete', action='store_true',
                       help='allow a pass to delete more than %d items'
                       % MASS_DELETE)
-    sync.add_argument('--encrypt-names', action='store_true')
+    sync.add_argument('--encrypt-names', action='store_true',
+                      help=ENCRYPT_NAMES_HELP)
     ls = add('ls', cmd_ls, 'list a folder')
     ls.add_argument('path', nargs='?', default='')
     ls.add_argument('--long', '-l', action='store_true')
@@ -610,7 +676,8 @@ def build_parser():
     put.add_argument('files', nargs='+')
     put.add_argument('--to', default='', metavar='FOLDER')
     put.add_argument('--dry-run', action='store_true')
-    put.add_argument('--encrypt-names', action='store_true')
+    put.add_argument('--encrypt-names', action='store_true',
+                     help=ENCRYPT_NAMES_HELP)
     mkdir = add('mkdir', cmd_mkdir, 'create a folder')
     mkdir.add_argument('path')
     history = add('history', cmd_history, 'the versions of a file')
@@ -633,14 +700,15 @@ def build_parser():
     workspace.add_argument('name')
     workspace.add_argument('--encrypted', action='store_true',
                            help='client-side encryption (passphrase)')
-    workspace.add_argument('--encrypt-names', action='store_true')
+    workspace.add_argument('--encrypt-names', action='store_true',
+                           help=ENCRYPT_NAMES_HELP)
     status = add('status', cmd_status, 'account and folder status')
     status.add_argument('dir', nargs='?')
     return parser
 
 
 ERRORS = (api.ClientError, credentials.LoginFailed, UsageError,
-          codecs.CorruptChunk)
+          codecs.CorruptChunk, codecs.WrongPassphrase)
 
 
 def main(argv=None, out=None, err=None):

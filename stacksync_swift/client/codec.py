@@ -54,9 +54,32 @@ answering one chunk's name with another chunk's body; after decrypting,
 the HMAC is checked again. File names may be encrypted too
 (:meth:`EncryptedCodec.encrypt_name`): AES-SIV, deterministic so the same
 name always encrypts the same way (conflict detection by name keeps
-working), written in URL-safe base64 without padding. A file's
-``content_hash`` is HMAC-SHA256(hash key, its SHA-256)
-(:meth:`EncryptedCodec.content_hash`).
+working), written in URL-safe base64 without padding; the name is put
+in Unicode NFC first, as the server does with clear names, so one name
+typed on two systems seals alike. A file's ``content_hash`` is
+HMAC-SHA256(hash key, its SHA-256) (:meth:`EncryptedCodec.content_hash`).
+
+The passphrase verifier
+-----------------------
+
+A wrong passphrase would otherwise show only later, as chunks that fail
+their GCM tag. So every encrypted workspace holds one well-known chunk,
+the :class:`Verifier`, written by the first client that sets it up (the
+one running ``stacksync workspace create --encrypted``)::
+
+    name = chk-<SHA-256("stacksync-passphrase-verifier:" + container)>
+    body = 0x01 || nonce || AES-256-GCM(verifier key, nonce, settings,
+        associated data = the name)
+    verifier key = HKDF-SHA256(master, info="stacksync passphrase verifier")
+
+Everyone can find it (the name comes from the container's public name),
+only the right key opens it. The sealed ``settings`` are the workspace's
+choices every member must share, ``{"encrypt_names": bool}``: a second
+device learns from them whether names are encrypted instead of trusting
+its own command line. Chunks are write-once, so the first verifier stays;
+a client that writes one reads it back and follows what is stored. The
+verifier tells an attacker nothing that a sealed chunk does not already
+allow (each guess costs an scrypt derivation either way).
 
 Everything here is ``cryptography``'s primitives; nothing is hand-made.
 """
@@ -65,9 +88,12 @@ import base64
 import hashlib
 import hmac
 import io
+import json
 import os
+import unicodedata
 
 import zstandard
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
@@ -90,10 +116,21 @@ FLAG_RAW = b'\x00'
 FLAG_ZSTD = b'\x01'
 SALT_PREFIX = b'stacksync-workspace-salt:'
 NAME_AD = b'stacksync file name'
+VERIFIER_PREFIX = b'stacksync-passphrase-verifier:'
+VERIFIER_LABEL = 'stacksync passphrase verifier'
 
 
 class CorruptChunk(ValueError):
     """A chunk's body does not match its name (or cannot be decrypted)."""
+
+    hint = 'the stored data is damaged, or the passphrase is wrong'
+
+
+class WrongPassphrase(ValueError):
+    """The key does not open the workspace's passphrase verifier."""
+
+    hint = 'give the passphrase the workspace was created with, in ' \
+        '$STACKSYNC_PASSPHRASE or --passphrase-file'
 
 
 def compress(data):
@@ -254,6 +291,7 @@ class EncryptedCodec:
         """A file name as stored (deterministic AES-SIV), if enabled."""
         if not self.encrypt_names:
             return name
+        name = unicodedata.normalize('NFC', name)
         sealed = self._siv.encrypt(name.encode('utf-8'), [NAME_AD])
         return base64.urlsafe_b64encode(sealed).rstrip(b'=').decode('ascii')
 
@@ -267,3 +305,56 @@ class EncryptedCodec:
             return self._siv.decrypt(sealed, [NAME_AD]).decode('utf-8')
         except Exception:
             raise CorruptChunk('the name %r does not decrypt' % stored)
+
+
+def verifier_chunk_name(container):
+    """The well-known chunk name of a workspace's passphrase verifier."""
+    return chunking.chunk_name(VERIFIER_PREFIX + container.encode('utf-8'))
+
+
+class Verifier:
+    """Seals and opens a workspace's passphrase verifier (module doc).
+
+    ``Verifier(master_key, container)``; :attr:`name` is the chunk to
+    store :meth:`seal`'s body under and to read for :meth:`open`.
+    """
+
+    def __init__(self, master_key, container):
+        self.name = verifier_chunk_name(container)
+        self._aead = AESGCM(_subkey(master_key,
+                                    b'stacksync passphrase verifier'))
+
+    def seal(self, encrypt_names):
+        """The verifier's body, carrying the workspace's settings."""
+        settings = {'label': VERIFIER_LABEL,
+                    'encrypt_names': bool(encrypt_names)}
+        payload = json.dumps(settings, sort_keys=True).encode('utf-8')
+        nonce = os.urandom(NONCE_SIZE)
+        return ENCRYPTED_VERSION + nonce + self._aead.encrypt(
+            nonce, payload, self.name.encode('ascii'))
+
+    def open(self, body):
+        """The settings a verifier holds: ``{"encrypt_names": bool}``.
+
+        :class:`WrongPassphrase` when this key did not seal it;
+        :class:`CorruptChunk` when it is not a verifier at all.
+        """
+        if body[:1] != ENCRYPTED_VERSION or \
+                len(body) < 1 + NONCE_SIZE + 16:
+            raise CorruptChunk('the passphrase verifier %s is damaged'
+                               % self.name)
+        nonce = body[1:1 + NONCE_SIZE]
+        try:
+            payload = self._aead.decrypt(nonce, body[1 + NONCE_SIZE:],
+                                         self.name.encode('ascii'))
+        except InvalidTag:
+            raise WrongPassphrase('the passphrase is wrong: it does not '
+                                  'open this workspace')
+        try:
+            settings = json.loads(payload.decode('utf-8'))
+            if settings['label'] != VERIFIER_LABEL:
+                raise ValueError('another label')
+            return {'encrypt_names': bool(settings['encrypt_names'])}
+        except (ValueError, TypeError, KeyError):
+            raise CorruptChunk('the passphrase verifier %s holds no '
+                               'settings' % self.name)

@@ -169,3 +169,48 @@ def test_content_hashes(sealed):
     keyed = sealed.content_hash(digest)
     assert keyed != digest and len(keyed) == 64
     assert keyed == sealed.content_hash(digest)
+
+
+def test_file_names_are_sealed_in_nfc(sealed):
+    composed, decomposed = '\u00dcber.txt', 'U\u0308ber.txt'
+    assert sealed.encrypt_name(decomposed) == sealed.encrypt_name(composed)
+    assert sealed.decrypt_name(sealed.encrypt_name(decomposed)) == composed
+
+
+# -- the passphrase verifier --
+
+def test_the_verifier_opens_with_the_right_key_and_keeps_settings(master):
+    verifier = codec.Verifier(master, 'ws-abc')
+    assert codec.chunking.is_chunk_name(verifier.name)
+    assert verifier.name == codec.verifier_chunk_name('ws-abc')
+    body = verifier.seal(encrypt_names=True)
+    assert b'encrypt_names' not in body
+    assert verifier.open(body) == {'encrypt_names': True}
+    again = codec.Verifier(master, 'ws-abc')
+    assert again.open(verifier.seal(False)) == {'encrypt_names': False}
+
+
+def test_the_verifier_refuses_a_wrong_passphrase(master):
+    body = codec.Verifier(master, 'ws-abc').seal(True)
+    wrong = codec.derive_master_key('wrong horse',
+                                    codec.workspace_salt('ws-abc'))
+    with pytest.raises(codec.WrongPassphrase, match='passphrase is wrong'):
+        codec.Verifier(wrong, 'ws-abc').open(body)
+    assert codec.WrongPassphrase.hint
+
+
+def test_a_verifier_is_bound_to_its_workspace(master):
+    body = codec.Verifier(master, 'ws-abc').seal(True)
+    other = codec.Verifier(master, 'ws-def')
+    assert other.name != codec.verifier_chunk_name('ws-abc')
+    with pytest.raises(codec.WrongPassphrase):
+        other.open(body)
+
+
+def test_something_else_under_the_verifier_name_is_damage(master):
+    verifier = codec.Verifier(master, 'ws-abc')
+    with pytest.raises(codec.CorruptChunk, match='damaged'):
+        verifier.open(b'plain text where a verifier should be')
+    with pytest.raises(codec.CorruptChunk, match='damaged'):
+        verifier.open(b'\x01short')
+    assert codec.CorruptChunk.hint
