@@ -189,6 +189,8 @@ def main(argv=None):
     if 1000 in by_size and 100000 in by_size:
         print('100k / 1k time ratio: %.2f'
               % (by_size[100000]['median_ms'] / by_size[1000]['median_ms']))
+    if args.plot:
+        plot(args.plot, backend, results)
     return 0
 
 

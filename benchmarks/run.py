@@ -77,9 +77,12 @@ def machine():
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
                             capture_output=True, text=True,
                             cwd=HERE, check=False).stdout.strip()
-    return ('%s, Python %s, %d CPUs, commit %s, %s UTC' % (
+    # The load says whether something else shared the CPUs (on a shared
+    # machine, times are only comparable within one run).
+    return ('%s, Python %s, %d CPUs (load %.1f), commit %s, %s UTC' % (
         platform.platform(), platform.python_version(), os.cpu_count(),
-        commit or '?', datetime.datetime.now(datetime.timezone.utc)
+        os.getloadavg()[0], commit or '?',
+        datetime.datetime.now(datetime.timezone.utc)
         .strftime('%Y-%m-%d %H:%M')))
 
 
@@ -142,7 +145,9 @@ def write_report(sections):
 
 def bench_arguments(args):
     """The options this run hands to each benchmark."""
-    extra = {name: ['--plot', os.path.join(RESULTS, png)]
+    # Relative to the repository, where the benchmarks run.
+    extra = {name: ['--plot', os.path.relpath(os.path.join(RESULTS, png),
+                                              ROOT)]
              for name, (png, _what) in PLOTS.items()}
     if args.database_url:
         extra['changes'] += ['--database-url', args.database_url]

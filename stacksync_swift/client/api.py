@@ -48,6 +48,12 @@ encrypted workspace), then commits the file. A crashed upload therefore
 resumes without re-sending what landed. :meth:`Connection.download`
 fetches and checks the chunks in parallel and yields them in order.
 ``stats`` counts the bytes sent and received.
+
+The sync engine batches the other way round: it asks ``missing_chunks``
+for up to a thousand chunks of many files at once and hands the missing
+ones to :meth:`Connection.put_chunks`, which sends them :data:`CONCURRENCY`
+at a time. Threads share the one ``requests`` session: its connection
+pool holds :data:`CONCURRENCY` connections, and :class:`Stats` locks.
 """
 
 import concurrent.futures
@@ -305,6 +311,26 @@ class Connection:
         self.request('PUT', self._chunk_path(workspace_id, name),
                      data=body, headers=headers)
         self.stats.add(bytes_sent=len(body), chunks_sent=1)
+
+    def put_chunks(self, workspace_id, chunks):
+        """Store ``{name: body}``, :attr:`concurrency` requests at a time.
+
+        Returns once every chunk landed; the first failure cancels what
+        has not started and is raised once the running requests end.
+        """
+        if self.concurrency <= 1 or len(chunks) <= 1:
+            for name, body in chunks.items():
+                self.put_chunk(workspace_id, name, body)
+            return
+        pool = concurrent.futures.ThreadPoolExecutor(
+            min(self.concurrency, len(chunks)))
+        try:
+            futures = [pool.submit(self.put_chunk, workspace_id, name, body)
+                       for name, body in chunks.items()]
+            for future in futures:
+                future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def get_chunk(self, workspace_id, name):
         body = self.request('GET', self._chunk_path(workspace_id,

@@ -30,8 +30,8 @@ unchanged against fakes.
    (:class:`.interfaces.LocalChanged`: planned again next round); a local
    file is deleted only after re-reading it shows the synced content.
    Then new server folders, level by level, one commit each; then file
-   contents (only the chunks ``missing_chunks`` reports are sent); then
-   one commit batch for every delete, move and file.
+   contents (see *Uploads*); then the deletes, moves and files, committed
+   in batches of :data:`COMMIT_BATCH`.
 
 Each finished operation updates the state database in its own
 transaction; a process killed anywhere restarts from there, and a commit
@@ -39,6 +39,18 @@ that landed but whose answer was lost is recognised next round (the server
 already holds what the base lacks: recorded, not sent again).
 :class:`.interfaces.RemoteError` and ``LocalChanged`` end the round early
 (``summary.error``); any other exception is a bug and propagates.
+
+Uploads
+-------
+
+The files of a round are read one at a time and their chunks queued,
+deduplicated, until :data:`MISSING_BATCH` names or :data:`UPLOAD_BUFFER`
+bytes wait; then one ``missing_chunks`` call asks which of them the server
+lacks and one ``put_chunks`` call sends those (the HTTP remote sends them
+in parallel, the simulation's one by one). Every queued chunk has landed
+before the first commit names it. A crashed upload needs no journal of its
+own: the next round cuts the files again and ``missing_chunks``, the
+server's word on what it holds, leaves out every chunk that landed.
 """
 
 import dataclasses
@@ -60,7 +72,11 @@ from stacksync_swift.client.tree import rebase
 from stacksync_swift.client.tree import remote_paths
 
 COMMIT_BATCH = 500
-MISSING_BATCH = 100
+# The server's bound on one missing-chunks check (MAX_COMMIT_ITEMS), and
+# the encoded bytes held back at most before they are sent: many small
+# files share a request, big ones do not fill the memory.
+MISSING_BATCH = 1000
+UPLOAD_BUFFER = 32 * chunking.MiB
 CHANGES_LIMIT = 1000
 
 
@@ -287,6 +303,7 @@ class _Round:
         self.base = dict(base)
         self.ids = {path: item.id for path, item in remote.items()}
         self.ids[''] = None
+        self.chunks = _ChunkSender(self.remote, self.ws)
 
     def execute(self, ops):
         for op in ops:
@@ -297,6 +314,7 @@ class _Round:
                               if op.kind == planner.REMOTE_MKDIR])
         rest = self._prepare([op for op in remote_ops
                               if op.kind != planner.REMOTE_MKDIR])
+        self.chunks.flush()
         for start in range(0, len(rest), COMMIT_BATCH):
             self._commit(rest[start:start + COMMIT_BATCH])
 
@@ -483,41 +501,30 @@ class _Round:
                     base_version=op.base.version)
 
     def _send_content(self, op):
-        """Send the chunks the server lacks; the commit fields."""
+        """Queue the file's chunks for sending; the commit fields.
+
+        The chunks land by the time :meth:`execute` commits (the sender
+        is flushed first); a file that changed while it was read raises
+        :class:`LocalChanged` and is not committed.
+        """
         if not self.fs.exists(op.path):
             raise LocalChanged('%s is gone' % op.path)
-        pending = []
         names = []
         with self.fs.read(op.path) as source:
             content = chunking.iter_chunks(source, namer=self._chunk_name)
             for chunk in content:
                 name, body = self.codec.encode(chunk.data)
                 names.append(name)
-                pending.append((name, body))
-                if len(pending) >= MISSING_BATCH:
-                    self._put_missing(pending)
-                    pending = []
-            self._put_missing(pending)
+                self.chunks.add(name, body)
         stored_hash = self.codec.content_hash(content.sha256)
         if stored_hash != op.expected.content_hash:
             raise LocalChanged('%s changed while it was read' % op.path)
-        self.state.begin_upload(self.ws, op.path, stored_hash, names)
         return {'is_folder': False, 'size': content.size,
                 'content_hash': stored_hash, 'chunks': names,
                 'modified_at': None}
 
     def _chunk_name(self, data):
         return 'pending'    # the codec names chunks; see _send_content
-
-    def _put_missing(self, pending):
-        if not pending:
-            return
-        wanted = sorted({name for name, _body in pending})
-        missing = set(self.remote.missing_chunks(self.ws, wanted))
-        for name, body in pending:
-            if name in missing:
-                self.remote.put_chunk(self.ws, name, body)
-                missing.discard(name)
 
     def _commit(self, batch):
         if not batch:
@@ -550,9 +557,47 @@ class _Round:
         else:
             self._put_base(op.path, BaseEntry.of(item), items=[item])
             self.ids[op.path] = item.id
-            if op.kind == planner.UPLOAD:
-                self.state.end_upload(self.ws, op.path)
         self._note(op, 'done')
+
+
+class _ChunkSender:
+    """Sends a round's chunks in batches: only those the server lacks.
+
+    :meth:`add` queues a chunk (once per name and round); a full queue
+    (:data:`MISSING_BATCH` names or :data:`UPLOAD_BUFFER` bytes) is sent
+    at once, the rest by :meth:`flush`, which must come before a commit
+    names them. A failed call raises ``RemoteError`` and ends the round;
+    whatever landed is left out next round by ``missing_chunks``.
+    """
+
+    def __init__(self, remote, ws):
+        self.remote = remote
+        self.ws = ws
+        self.queued = {}
+        self.queued_bytes = 0
+        self.landed = set()
+
+    def add(self, name, body):
+        if name in self.landed or name in self.queued:
+            return
+        self.queued[name] = body
+        self.queued_bytes += len(body)
+        if len(self.queued) >= MISSING_BATCH or \
+                self.queued_bytes >= UPLOAD_BUFFER:
+            self.flush()
+
+    def flush(self):
+        """Send the queued chunks the server lacks; wait until they land.
+        """
+        if not self.queued:
+            return
+        queued = self.queued
+        self.queued, self.queued_bytes = {}, 0
+        missing = set(self.remote.missing_chunks(self.ws, sorted(queued)))
+        self.remote.put_chunks(self.ws, {name: body
+                                         for name, body in queued.items()
+                                         if name in missing})
+        self.landed.update(queued)
 
 
 def planner_result(op, outcome, detail='', author=None):

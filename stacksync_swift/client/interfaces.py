@@ -30,6 +30,9 @@ Contract shared by the engine, the real adapters and the fakes:
     ``missing_chunks(workspace_id, names)`` -> the subset not stored.
     ``put_chunk(workspace_id, name, body)`` / ``get_chunk(workspace_id,
     name)`` -> bytes (the stored body: what the codec produced).
+    ``put_chunks(workspace_id, {name: body})``: ``put_chunk`` for each,
+    returning once all landed (the HTTP remote sends them in parallel;
+    the simulation's one by one, so a seed stays one run).
 
 ``ChunkCodec`` (per workspace)
     ``encode(plaintext)`` -> ``(name, body)``: the chunk's name
@@ -86,6 +89,7 @@ class Remote(Protocol):
     def commit(self, workspace_id, items) -> dict: ...
     def missing_chunks(self, workspace_id, names) -> set: ...
     def put_chunk(self, workspace_id, name, body) -> None: ...
+    def put_chunks(self, workspace_id, chunks) -> None: ...
     def get_chunk(self, workspace_id, name) -> bytes: ...
 
 

@@ -1,4 +1,4 @@
-"""The local state database: merge base, remote mirror, cursors, journal.
+"""The local state database: merge base, remote mirror and cursors.
 
 One SQLite file (stdlib :mod:`sqlite3`, WAL journal, ``synchronous=FULL``)
 per sync folder. Every method is one transaction, so a process killed at
@@ -9,10 +9,12 @@ any point leaves either the old or the new state, never a mix:
                 from deltas and commit results
 ``base``        the merge base: per path, the item, version and content
                 both sides held when it was last in sync
-``uploads``     the journal of uploads in flight: the chunk names of a
-                file being sent. After a crash, the chunks named here are
-                asked of the server (``missing_chunks``) and only the
-                missing ones are sent again.
+
+There is no journal of uploads in flight: after a crash the engine cuts
+the files again and asks the server which chunks it lacks
+(``missing_chunks``), which is right even when a journal would be stale
+(a server restored from a backup, chunks collected since). Databases of
+earlier versions lose their ``uploads`` table when opened.
 
 A lost state database is not dangerous: with an empty base every local
 and remote entry is "new" on both sides, equal contents are recorded as
@@ -34,14 +36,12 @@ CREATE TABLE IF NOT EXISTS base (
     ws INTEGER, path TEXT, item_id INTEGER, version INTEGER,
     is_folder INTEGER, content_hash TEXT, size INTEGER,
     PRIMARY KEY (ws, path));
-CREATE TABLE IF NOT EXISTS uploads (
-    ws INTEGER, path TEXT, content_hash TEXT, chunks TEXT,
-    PRIMARY KEY (ws, path));
+DROP TABLE IF EXISTS uploads;
 """
 
 
 _RESETS = tuple('DELETE FROM %s WHERE ws = ?' % table  # noqa: S608
-                for table in ('workspaces', 'remote', 'base', 'uploads'))
+                for table in ('workspaces', 'remote', 'base'))
 
 
 class State:
@@ -87,12 +87,6 @@ class State:
                                 size)
                 for path, item_id, version, is_folder, digest, size in rows}
 
-    def pending_upload(self, ws, path):
-        row = self.db.execute(
-            'SELECT content_hash, chunks FROM uploads WHERE ws = ? AND '
-            'path = ?', (ws, path)).fetchone()
-        return (row[0], json.loads(row[1])) if row else None
-
     # -- writing (each call one transaction)
 
     def save_remote(self, ws, items, cursor=None):
@@ -134,17 +128,6 @@ class State:
         with self._transaction():
             for statement in _RESETS:
                 self.db.execute(statement, (ws,))
-
-    def begin_upload(self, ws, path, content_hash, chunks):
-        with self._transaction():
-            self.db.execute('INSERT OR REPLACE INTO uploads VALUES '
-                            '(?, ?, ?, ?)', (ws, path, content_hash,
-                                             json.dumps(list(chunks))))
-
-    def end_upload(self, ws, path):
-        with self._transaction():
-            self.db.execute('DELETE FROM uploads WHERE ws = ? AND path = ?',
-                            (ws, path))
 
 
 class _Transaction:

@@ -299,6 +299,12 @@ class SimRemote:
             self.server.chunks.setdefault(name, bytes(body))
         return self._call(put)
 
+    def put_chunks(self, workspace_id, chunks):
+        """One call per chunk, in order: deterministic, and each may fail.
+        """
+        for name, body in chunks.items():
+            self.put_chunk(workspace_id, name, body)
+
     def get_chunk(self, workspace_id, name):
         def get():
             if name not in self.server.chunks:

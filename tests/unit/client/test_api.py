@@ -119,6 +119,27 @@ def test_missing_chunks(conn, wid):
     assert conn.get_chunk(wid, name) == b'here'
 
 
+def test_put_chunks_stores_them_all_and_counts_them(conn, server, wid):
+    plain = codec.PlainCodec()
+    chunks = dict(plain.encode(os.urandom(1000 + n)) for n in range(20))
+    conn.put_chunks(wid, chunks)
+    stored = {path.rsplit('/', 1)[-1]: body
+              for path, body in server.chunk_objects().items()}
+    assert stored == chunks
+    assert conn.stats.chunks_sent == 20
+    assert conn.stats.bytes_sent == sum(map(len, chunks.values()))
+    assert conn.missing_chunks(wid, list(chunks)) == set()
+
+
+def test_put_chunks_raises_the_first_failure(conn, server, wid):
+    plain = codec.PlainCodec()
+    chunks = dict(plain.encode(os.urandom(1000 + n)) for n in range(5))
+    server.auth.faults.append(400)
+    with pytest.raises(api.BadRequest):
+        conn.put_chunks(wid, chunks)
+    assert len(conn.missing_chunks(wid, list(chunks))) >= 1
+
+
 def test_folders_move_delete_history_restore(conn, wid):
     folder = conn.create_folder('docs')
     meta = conn.upload(wid, codec.PlainCodec(), io.BytesIO(b'one'), 'a.txt')

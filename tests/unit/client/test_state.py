@@ -12,13 +12,11 @@ def test_base_mirror_and_cursor_survive_a_reopen(tmp_path):
     state = State.open(path)
     state.save_remote(1, [RemoteItem(5, None, 'f', False, 2)], cursor=9)
     state.update_base(1, puts=[('f', BaseEntry(5, 2, False, 'a' * 64))])
-    state.begin_upload(1, 'g', 'b' * 64, ['chk-1'])
     state.close()
     state = State.open(path)
     assert state.cursor(1) == 9
     assert state.remote_items(1)[5].version == 2
     assert state.base(1)['f'].item_id == 5
-    assert state.pending_upload(1, 'g') == ('b' * 64, ['chk-1'])
     state.reset(1)
     assert (state.cursor(1), state.base(1), state.remote_items(1)) == \
         (0, {}, {})
