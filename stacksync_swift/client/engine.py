@@ -13,12 +13,13 @@ unchanged against fakes.
    (``fs.exists('')``), and a scan that comes back empty while the base
    is not means an unmounted folder: :class:`RootVanished`, nothing sent
    (unless ``options.allow_mass_delete``).
-2. **Fetch.** If the server's cursor is behind ours, the server went back
-   in time (restored from a backup): the mirror, cursor and merge base are
-   dropped, so every entry is "new" on both sides; equal entries are
-   recorded, different ones become conflicted copies, nothing is deleted
-   or overwritten. Then the delta since the cursor is applied to the
-   mirror.
+2. **Fetch.** If the server refuses our cursor as ahead of its own
+   (400, confirmed by the workspace's cursor), or a delta brings an item
+   older than our mirror's, the server went back in time (restored from
+   a backup): the mirror, cursor and merge base are dropped, so every
+   entry is "new" on both sides; equal entries are recorded, different
+   ones become conflicted copies, nothing is deleted or overwritten.
+   Then the delta since the cursor is applied to the mirror.
 3. **Scan and plan** (:func:`.planner.plan`). If the plan would delete on
    the server more than ``options.mass_delete_share`` of the synced
    entries (and at least ``options.mass_delete_min``),
@@ -257,13 +258,13 @@ class SyncEngine:
 
     def _fetch(self, summary):
         cursor = self.state.cursor(self.ws)
-        server = self._server_cursor()
-        if server is not None and server < cursor:
-            summary.time_travel = True
-            self.state.reset(self.ws)
-            cursor = 0
         while True:
-            delta = self.remote.changes(self.ws, cursor, CHANGES_LIMIT)
+            delta = self._changes(cursor)
+            if delta is None:
+                summary.time_travel = True
+                self.state.reset(self.ws)
+                cursor = 0
+                continue
             items = [RemoteItem.from_meta(meta)
                      for meta in delta['entries']]
             if self._went_back(items):
@@ -275,6 +276,22 @@ class SyncEngine:
             self.state.save_remote(self.ws, items, cursor)
             if not delta.get('has_more'):
                 return
+
+    def _changes(self, cursor):
+        """The delta since ``cursor``, or None if the server is behind it.
+
+        The server refuses (400) a cursor ahead of its own; only then is
+        the workspace's cursor read, so a normal round costs one request.
+        """
+        try:
+            return self.remote.changes(self.ws, cursor, CHANGES_LIMIT)
+        except Exception as error:
+            if getattr(error, 'status', None) != 400:
+                raise
+            server = self._server_cursor()
+            if server is None or server >= cursor:
+                raise
+            return None
 
     def _server_cursor(self):
         for space in self.remote.workspaces():

@@ -1115,20 +1115,18 @@ def _visible_workspace(session, user_id, workspace_id, lock=False,
     """The workspace and the user's role in it, or NotFound."""
     workspace_id = _id(workspace_id, 'workspace id')
     user_id = _id(user_id, 'user id')
-    query = select(Workspace).where(Workspace.id == workspace_id)
+    # One statement: this runs on every request of every client.
+    query = select(Workspace, WorkspaceMember.role).join(
+        WorkspaceMember, WorkspaceMember.workspace_id == Workspace.id).where(
+        Workspace.id == workspace_id, WorkspaceMember.user_id == user_id)
     if lock:
         # The lock that serializes writes to this workspace.
-        query = query.with_for_update()
-    workspace = session.scalar(
-        query.execution_options(populate_existing=True))
-    role = None
-    if workspace is not None:
-        role = session.scalar(select(WorkspaceMember.role).where(
-            WorkspaceMember.workspace_id == workspace.id,
-            WorkspaceMember.user_id == user_id))
-    if role is None:
+        query = query.with_for_update(of=Workspace)
+    row = session.execute(
+        query.execution_options(populate_existing=True)).first()
+    if row is None:
         raise errors.NotFound(missing or 'no workspace %d' % workspace_id)
-    return workspace, role
+    return row[0], row[1]
 
 
 def _private_workspace(session, user_id):
