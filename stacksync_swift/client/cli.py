@@ -526,7 +526,7 @@ def cmd_sync(args, printer, session):
         if args.watch:
             return _watch(syncer, fs, session, printer, args)
         return _report_pass(printer, syncer.sync_once(), args.dir,
-                            session.conn.stats)
+                            session.conn.stats, People(session.conn))
     except engine.SyncStopped as error:
         raise UsageError(str(error))
     finally:
@@ -534,39 +534,141 @@ def cmd_sync(args, printer, session):
 
 
 # What a finished operation means to the person, by the engine's kind.
-NOTICES = {'download': '%s changed on the server: updated here',
-           'local_mkdir': '%s/ was created on the server',
-           'local_move': '%s was moved on the server',
-           'local_delete': '%s was deleted on the server (kept in '
+# The first five bring someone's server change here and name them
+# (``who``, see :class:`People`); the others send our own changes.
+NOTICES = {'download': '%(who)s changed %(path)s',
+           'local_mkdir': '%(who)s created folder %(path)s',
+           'local_move': '%(who)s %(moved)s %(path)s to %(dest)s',
+           'local_delete': '%(who)s deleted %(path)s (kept in '
                            '.stacksync/trash)',
-           'conflict_copy': '%s was changed on both sides: your copy was '
-                            'kept as a conflicted copy',
-           'upload': '%s uploaded', 'remote_mkdir': '%s/ created',
-           'remote_move': '%s moved', 'remote_delete': '%s deleted'}
+           'conflict_copy': '%(who)s changed %(path)s while you did too: '
+                            'your copy was kept as a conflicted copy, '
+                            '%(dest)s',
+           'upload': '%(path)s uploaded', 'remote_mkdir': '%(path)s/ created',
+           'remote_move': '%(path)s %(moved)s to %(dest)s',
+           'remote_delete': '%(path)s deleted'}
 
 
-def _report_pass(printer, summary, folder, stats):
+class People:
+    """Who the user and device ids of the server's metadata are, in words.
+
+    ``bob`` for another member of the workspace, ``you (on laptop)`` for
+    the caller's own device. The caller comes from ``/v1/account`` and
+    their devices from ``/v1/devices``; other people from the members of
+    the folder that mounts the workspace (``/v1/folder/{id}/members``).
+    Each list is asked once per command and again only when an id it
+    lacks shows up (someone joined, a new device); a failed lookup
+    leaves the id unnamed instead of failing the sync.
+    """
+
+    def __init__(self, conn):
+        self.conn = conn
+        self._me = None
+        self._devices = {}
+        self._names = {}
+        self._asked = set()
+
+    def who(self, user_id, device_id, workspace_id):
+        """``bob``, ``you (on laptop)``, ``you`` or ``someone``."""
+        if user_id is None:
+            return 'someone'
+        try:
+            if user_id != self._my_id():
+                return self._name(user_id, workspace_id)
+            if device_id is None:
+                return 'you'
+            return 'you (on %s)' % self._device(device_id)
+        except api.ClientError:
+            return 'someone'
+
+    def _my_id(self):
+        if self._me is None:
+            self._me = self.conn.account()
+        return self._me['id']
+
+    def _device(self, device_id):
+        if device_id not in self._devices and \
+                self._ask_once('devices', device_id):
+            self._devices = {device['id']: device['name']
+                             for device in self.conn.devices()}
+        return self._devices.get(device_id, 'another device')
+
+    def _name(self, user_id, workspace_id):
+        if user_id not in self._names and \
+                self._ask_once(workspace_id, user_id):
+            self._names.update(self._members(workspace_id))
+        return self._names.get(user_id, 'user %d' % user_id)
+
+    def _ask_once(self, what, missing):
+        """True the first time ``missing`` is looked for in ``what``."""
+        if (what, missing) in self._asked:
+            return False
+        self._asked.add((what, missing))
+        return True
+
+    def _members(self, workspace_id):
+        """``{user id: name}`` of a shared workspace mounted in the root.
+        """
+        for child in self.conn.list_folder(0)['contents']:
+            if child.get('mount_workspace_id') == workspace_id:
+                return {member['user_id']: member['name']
+                        for member in self.conn.members(child['id'])}
+        return {}
+
+
+def notice(item, who):
+    """The line for one :class:`~.engine.ItemResult`, or None.
+
+    ``who(user_id, device_id)`` names the author of a remote change.
+    """
+    template = NOTICES.get(item.kind)
+    if template is None or item.outcome == 'skipped':
+        return None
+    dest = item.dest or ''
+    same_folder = os.path.dirname(dest) == os.path.dirname(item.path)
+    line = template % {
+        'path': item.path, 'who': who(item.user, item.device),
+        'moved': 'renamed' if same_folder else 'moved',
+        'dest': os.path.basename(dest) if same_folder and
+        item.kind != 'conflict_copy' else dest}
+    if item.outcome != 'done':
+        line += ' [%s%s]' % (item.outcome, item.detail and
+                             ': ' + item.detail)
+    return line
+
+
+def _report_pass(printer, summary, folder, stats, people, idle_line=True):
+    """Print a line per change of a pass and its status line.
+
+    The exit status: 0 when the pass converged. ``idle_line=False``
+    leaves out the status line of a pass that changed nothing (watch mode
+    wakes up for our own commits and every ``interval``).
+    """
+    def who(user_id, device_id):
+        return people.who(user_id, device_id, summary.workspace_id)
+
     for item in summary.items:
-        notice = NOTICES.get(item.kind)
-        if notice is None or item.outcome == 'skipped':
-            continue
-        line = notice % item.path
-        if item.outcome != 'done':
-            line += ' [%s%s]' % (item.outcome, item.detail and
-                                 ': ' + item.detail)
-        printer.line(line)
+        line = notice(item, who)
+        if line is not None:
+            printer.line(line)
     if summary.error:
         raise api.Offline('sync of %s stopped: %s' % (folder,
                                                        summary.error))
     done = summary.count('done')
-    printer.line('%s: %s; %d changes, %s sent, %s received' % (
-        folder, 'up to date' if summary.converged else 'not converged yet',
-        done, _size(stats.bytes_sent), _size(stats.bytes_received)))
+    if done or idle_line or not summary.converged:
+        printer.line('%s: %s; %d changes, %s sent, %s received' % (
+            folder,
+            'up to date' if summary.converged else 'not converged yet',
+            done, _size(stats.bytes_sent), _size(stats.bytes_received)))
     return 0 if summary.converged else 1
 
 
 def _watch(syncer, fs, session, printer, args, interval=60.0):
-    """Sync on local changes (watchdog) and remote ones (long poll)."""
+    """Sync on local changes (watchdog) and remote ones (long poll).
+
+    Prints who changed what as the changes arrive. Runs until Ctrl-C
+    (:func:`main` turns it into exit status 130).
+    """
     import threading
 
     from stacksync_swift.client import localfs
@@ -574,13 +676,17 @@ def _watch(syncer, fs, session, printer, args, interval=60.0):
     stop = threading.Event()
     poller = threading.Thread(target=_long_poll, daemon=True,
                               args=(syncer, session, wake, stop))
+    people = People(session.conn)
+    first = True
     with localfs.Watcher(fs.root) as watcher:
         try:
             while True:
                 summary = syncer.sync_once()
                 try:
                     _report_pass(printer, summary, args.dir,
-                                 session.conn.stats)
+                                 session.conn.stats, people,
+                                 idle_line=first)
+                    first = False
                 except api.ClientError as error:
                     printer.error('WARNING: %s (retrying)' % error)
                 if not poller.is_alive():

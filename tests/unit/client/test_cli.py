@@ -229,3 +229,129 @@ def test_login_needs_a_consumer(run, monkeypatch):
     monkeypatch.delenv('STACKSYNC_CONSUMER_KEY', raising=False)
     status, _, err = run('login', 'http://x')
     assert status == 1 and 'consumer' in err
+
+
+# -- what a sync pass reports: who changed what --
+
+def result(kind, path, dest=None, outcome='done', detail='', user=7,
+           device=3):
+    from stacksync_swift.client import engine
+    return engine.ItemResult(kind=kind, path=path, outcome=outcome,
+                             detail=detail, dest=dest, user=user,
+                             device=device)
+
+
+def bob(user_id, device_id):
+    return 'bob' if user_id == 7 else 'someone'
+
+
+@pytest.mark.parametrize('item, line', [
+    (result('download', 'docs/report.odt'), 'bob changed docs/report.odt'),
+    (result('local_mkdir', 'Photos'), 'bob created folder Photos'),
+    (result('local_move', 'docs/a.txt', 'docs/b.txt'),
+     'bob renamed docs/a.txt to b.txt'),
+    (result('local_move', 'docs/a.txt', 'old/a.txt'),
+     'bob moved docs/a.txt to old/a.txt'),
+    (result('local_delete', 'old.txt'),
+     'bob deleted old.txt (kept in .stacksync/trash)'),
+    (result('conflict_copy', 'plan.txt',
+            "plan (laptop's conflicted copy 2024-05-01).txt"),
+     "bob changed plan.txt while you did too: your copy was kept as a "
+     "conflicted copy, plan (laptop's conflicted copy 2024-05-01).txt"),
+    (result('download', 'a.txt', user=None), 'someone changed a.txt'),
+    (result('download', 'a.txt', outcome='changed', detail='a.txt changed'),
+     'bob changed a.txt [changed: a.txt changed]'),
+    (result('upload', 'mine.txt', user=None), 'mine.txt uploaded'),
+    (result('remote_move', 'a.txt', 'b.txt', user=None),
+     'a.txt renamed to b.txt'),
+    (result('remote_delete', 'a.txt', user=None), 'a.txt deleted'),
+])
+def test_a_change_is_one_line_naming_who_made_it(item, line):
+    assert cli.notice(item, bob) == line
+
+
+@pytest.mark.parametrize('item', [
+    result('record_base', 'a.txt'), result('upload', 'a.txt',
+                                           outcome='skipped')])
+def test_bookkeeping_and_skipped_operations_print_nothing(item):
+    assert cli.notice(item, bob) is None
+
+
+def sync(run, folder, device, *extra, config=None):
+    status, out, err = run('sync', str(folder), '--device', device, *extra,
+                           config=config)
+    assert status == 0, err
+    return out
+
+
+def test_a_pass_names_your_other_device(run, tmp_path):
+    one, two = tmp_path / 'one', tmp_path / 'two'
+    os.makedirs(one / 'docs')
+    make(one / 'docs' / 'a.txt', b'first')
+    make(one / 'old.txt', b'old')
+    sync(run, one, 'laptop')
+    sync(run, two, 'desktop')
+    make(two / 'docs' / 'a.txt', b'second')
+    os.rename(two / 'old.txt', two / 'new.txt')
+    os.makedirs(two / 'Photos')
+    sync(run, two, 'desktop')
+    lines = sync(run, one, 'laptop').splitlines()
+    assert 'you (on desktop) changed docs/a.txt' in lines
+    assert 'you (on desktop) renamed old.txt to new.txt' in lines
+    assert 'you (on desktop) created folder Photos' in lines
+    assert lines[-1].startswith('%s: up to date; ' % one)
+    os.unlink(two / 'new.txt')
+    sync(run, two, 'desktop')
+    assert sync(run, one, 'laptop').splitlines()[0] == \
+        'you (on desktop) deleted new.txt (kept in .stacksync/trash)'
+
+
+def shared_workspace(run, server, tmp_path):
+    """Alice's folder ``team`` shared with bob; (id, bob's config)."""
+    run('mkdir', 'team')
+    run('share', 'team', 'bob')
+    bob_config = str(tmp_path / 'bob-config')
+    login(server, bob_config, 'bob')
+    run('accept', run('proposals', config=bob_config)[1].split()[0],
+        config=bob_config)
+    alice_id = server.users['alice-token']['id']
+    return [space['id'] for space in server.metadata.get_workspaces(alice_id)
+            if space['is_shared']][0], bob_config
+
+
+def test_a_pass_names_the_member_who_changed_a_shared_file(run, server,
+                                                           tmp_path):
+    workspace, bob_config = shared_workspace(run, server, tmp_path)
+    mine, theirs = tmp_path / 'alice', tmp_path / 'bob'
+    os.makedirs(mine)
+    make(mine / 'agenda.txt', b'monday')
+    sync(run, mine, 'laptop', '--workspace', str(workspace))
+    sync(run, theirs, 'phone', '--workspace', str(workspace),
+         config=bob_config)
+    make(theirs / 'agenda.txt', b'monday and tuesday')
+    make(mine / 'agenda.txt', b'monday, said alice')
+    sync(run, theirs, 'phone', '--workspace', str(workspace),
+         config=bob_config)
+    out = sync(run, mine, 'laptop', '--workspace', str(workspace))
+    copy = [name for name in os.listdir(mine) if 'conflicted' in name][0]
+    assert 'bob changed agenda.txt while you did too: your copy was kept ' \
+        'as a conflicted copy, %s' % copy in out.splitlines()
+    assert 'bob changed agenda.txt' in out.splitlines()
+    assert open(mine / copy, 'rb').read() == b'monday, said alice'
+
+
+def test_names_are_asked_once_per_command(run, server, tmp_path):
+    workspace, bob_config = shared_workspace(run, server, tmp_path)
+    mine, theirs = tmp_path / 'alice', tmp_path / 'bob'
+    sync(run, mine, 'laptop', '--workspace', str(workspace))
+    os.makedirs(theirs)
+    for name in ('a.txt', 'b.txt', 'c.txt'):
+        make(theirs / name, name.encode())
+    sync(run, theirs, 'phone', '--workspace', str(workspace),
+         config=bob_config)
+    del server.auth.requests[:]
+    out = sync(run, mine, 'laptop', '--workspace', str(workspace))
+    assert out.count('bob changed') == 3
+    paths = [path for _method, path, _headers in server.auth.requests]
+    assert paths.count('/v1/account') == 1
+    assert len([path for path in paths if path.endswith('/members')]) == 1
