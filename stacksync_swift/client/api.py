@@ -520,12 +520,19 @@ class Connection:
 
 
 def _commit_item(codec, name, parent_id, names, size, sha256, existing):
-    """The commit item of a file's new content."""
-    item = {'id': None, 'client_id': name, 'base_version': None,
-            'parent_id': parent_id, 'filename': codec.encrypt_name(name),
+    """The commit item of a file's new content.
+
+    With encrypted names the server sees neither the name (``client_id``
+    included) nor a mimetype, which would give the extension away.
+    """
+    stored = codec.encrypt_name(name)
+    mimetype = None if getattr(codec, 'encrypt_names', False) else \
+        mimetypes.guess_type(name)[0]
+    item = {'id': None, 'client_id': stored, 'base_version': None,
+            'parent_id': parent_id, 'filename': stored,
             'is_folder': False, 'size': size,
             'content_hash': codec.content_hash(sha256), 'chunks': names,
-            'mimetype': mimetypes.guess_type(name)[0]}
+            'mimetype': mimetype}
     if existing is not None:
         item.update(id=existing['id'], base_version=existing['version'])
         del item['client_id']

@@ -22,7 +22,7 @@ from tests.functional.conftest import connect
 
 PASSPHRASE = 'correct horse battery staple'
 CLEAR_NAMES = ('report.odt', 'Ünïcode ü.txt', 'docs', 'nested',
-               'deep notes.txt', 'renamed notes.txt')
+               'deep notes.txt', 'renamed notes.txt', 'slides.odp')
 
 
 @pytest.fixture(scope='module')
@@ -163,10 +163,17 @@ def test_two_devices_sync_clear_names_the_server_sees_ciphertext(
     assert tree(laptop) == tree(desk)
     assert tree(laptop)['docs/nested/renamed notes.txt'] == b'deep'
     assert tree(laptop)['report.odt'] == b'quarterly figures, revised'
-    assert_only_ciphertext(server_view(alice, cluster, vault))
-    # The one-shot commands read the same names.
+    # The one-shot commands seal and read the same names.
+    write(tmp_path / 'slides.odp', b'slides')
+    alice.run('put', str(tmp_path / 'slides.odp'), '--workspace', vault,
+              device='desk')
     assert alice.run('ls', '--workspace', vault, device='desk').split() == \
-        ['docs/', 'report.odt', 'Ünïcode', 'ü.txt']
+        ['docs/', 'report.odt', 'slides.odp', 'Ünïcode', 'ü.txt']
+    sync(alice, laptop, vault, 'laptop')
+    assert tree(laptop)['slides.odp'] == b'slides'
+    view = server_view(alice, cluster, vault)
+    assert_only_ciphertext(view)
+    assert 'opendocument' not in view['bodies']     # no telling mimetype
 
 
 def test_a_name_written_in_clear_is_synced_as_it_is(alice, vault,
