@@ -1,13 +1,16 @@
 """Run simulation seeds for a while: ``python -m tests.simulation.soak
 --seconds N [--start S] [--workers W]``.
 
-Prints seeds per second at the end and, for each failing seed, the
-one-line command that replays it. Exit status 1 if any seed failed.
+Prints progress every ``--progress`` seconds, seeds per second at the end
+(also when stopped with Ctrl-C or SIGTERM: the finished seeds count) and,
+for each failing seed, the one-line command that replays it. Exit status 1
+if any seed failed.
 """
 
 import argparse
 import concurrent.futures
 import os
+import signal
 import sys
 import time
 
@@ -32,33 +35,74 @@ def main(argv=None):
     parser.add_argument('--seconds', type=float, required=True)
     parser.add_argument('--start', type=int, default=100000)
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
+    parser.add_argument('--progress', type=float, default=300.0,
+                        help='seconds between progress lines (default 300)')
     args = parser.parse_args(argv)
-    began = time.monotonic()
-    done, failed, start = 0, [], args.start
+    # SIGTERM ends the soak like its deadline: the seeds run so far count.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    soak = _Soak(args.start)
     with concurrent.futures.ProcessPoolExecutor(args.workers) as pool:
-        running = set()
+        try:
+            soak.run(pool, args.workers, args.seconds, args.progress)
+        except KeyboardInterrupt:
+            print('interrupted: counting the blocks that finish',
+                  flush=True)
+            soak.drain()
+    print(soak.report(), flush=True)
+    return 1 if soak.failed else 0
+
+
+class _Soak:
+    def __init__(self, start):
+        self.start = start
+        self.began = time.monotonic()
+        self.done = 0
+        self.highest = start - 1
+        self.failed = []
+        self.running = set()
+
+    def run(self, pool, workers, seconds, progress):
+        following, start = self.began + progress, self.start
         while True:
-            while len(running) < args.workers * 2 and \
-                    time.monotonic() - began < args.seconds:
-                running.add(pool.submit(run_block, start))
+            while len(self.running) < workers * 2 and \
+                    time.monotonic() - self.began < seconds:
+                self.running.add(pool.submit(run_block, start))
                 start += BLOCK
-            if not running:
-                break
-            finished, running = concurrent.futures.wait(
-                running, return_when=concurrent.futures.FIRST_COMPLETED)
+            if not self.running:
+                return
+            finished, self.running = concurrent.futures.wait(
+                self.running, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in finished:
-                _first, failures = future.result()
-                done += BLOCK
-                for seed, message in failures:
-                    failed.append(seed)
-                    print('FAIL seed %d: %s\n  replay: %s'
-                          % (seed, message, sim.replay_command(seed)),
-                          flush=True)
-    elapsed = time.monotonic() - began
-    print('%d seeds (%d..%d) in %.0f s: %.1f seeds/s, %d failed'
-          % (done, args.start, start - 1, elapsed, done / elapsed,
-             len(failed)))
-    return 1 if failed else 0
+                self._finished(*future.result())
+            if time.monotonic() >= following:
+                following += progress
+                print(self.report(), flush=True)
+
+    def drain(self):
+        """After an interrupt: cancel what has not started, count the rest
+        (a worker stopped by the same Ctrl-C counts nothing)."""
+        for future in self.running:
+            if future.cancel():
+                continue
+            try:
+                self._finished(*future.result())
+            except (Exception, KeyboardInterrupt) as error:
+                print('a block stopped unfinished: %r' % error, flush=True)
+
+    def _finished(self, first, failures):
+        self.done += BLOCK
+        self.highest = max(self.highest, first + BLOCK - 1)
+        for seed, message in failures:
+            self.failed.append(seed)
+            print('FAIL seed %d: %s\n  replay: %s'
+                  % (seed, message, sim.replay_command(seed)), flush=True)
+
+    def report(self):
+        elapsed = time.monotonic() - self.began
+        return ('%d seeds (blocks of %d from %d, highest %d) in %.0f s: '
+                '%.1f seeds/s, %d failed' % (
+                    self.done, BLOCK, self.start, self.highest, elapsed,
+                    self.done / elapsed, len(self.failed)))
 
 
 if __name__ == '__main__':
