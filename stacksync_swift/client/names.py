@@ -37,6 +37,11 @@ only someone holding the key can seal such a name, but a local path is
 never built from it. Two items showing one name in a folder are handled
 as the engine handles any duplicate: the oldest item keeps the path.
 
+A sealed name is the clear one plus 16 bytes, in base64: clear names of
+more than 175 bytes of UTF-8 outgrow the server's 255 and that item's
+commit is refused (an ``error`` result the engine reports; the rest of
+the sync goes on).
+
 Everything else (``missing_chunks``, ``put_chunk``, ``get_chunk`` and any
 other call of the remote) goes straight through: chunk names are hashes
 or HMACs, never file names.
