@@ -587,24 +587,25 @@ class People:
         return self._me['id']
 
     def _device(self, device_id):
-        if device_id not in self._devices and \
-                self._ask_once('devices', device_id):
+        if self._worth_asking(self._devices, 'devices', device_id):
             self._devices = {device['id']: device['name']
                              for device in self.conn.devices()}
+            self._asked.add(('devices', device_id))
         return self._devices.get(device_id, 'another device')
 
     def _name(self, user_id, workspace_id):
-        if user_id not in self._names and \
-                self._ask_once(workspace_id, user_id):
+        if self._worth_asking(self._names, workspace_id, user_id):
             self._names.update(self._members(workspace_id))
+            self._asked.add((workspace_id, user_id))
         return self._names.get(user_id, 'user %d' % user_id)
 
-    def _ask_once(self, what, missing):
-        """True the first time ``missing`` is looked for in ``what``."""
-        if (what, missing) in self._asked:
-            return False
-        self._asked.add((what, missing))
-        return True
+    def _worth_asking(self, known, where, key):
+        """True unless ``key`` is known or ``where`` was asked for it.
+
+        A list that came back without the id is not asked again for it;
+        one that failed is (the failure did not record the question).
+        """
+        return key not in known and (where, key) not in self._asked
 
     def _members(self, workspace_id):
         """``{user id: name}`` of a shared workspace mounted in the root.
@@ -663,10 +664,16 @@ def _report_pass(printer, summary, folder, stats, people, idle_line=True):
     return 0 if summary.converged else 1
 
 
+# Seconds before watch mode tries again after a pass that failed or did
+# not converge (the server unreachable, a file changing as it was read).
+RETRY_AFTER = 5.0
+
+
 def _watch(syncer, fs, session, printer, args, interval=60.0):
     """Sync on local changes (watchdog) and remote ones (long poll).
 
-    Prints who changed what as the changes arrive. Runs until Ctrl-C
+    Prints who changed what as the changes arrive, and says once the
+    first pass is done that it is watching. Runs until Ctrl-C
     (:func:`main` turns it into exit status 130).
     """
     import threading
@@ -674,29 +681,40 @@ def _watch(syncer, fs, session, printer, args, interval=60.0):
     from stacksync_swift.client import localfs
     wake = threading.Event()
     stop = threading.Event()
-    poller = threading.Thread(target=_long_poll, daemon=True,
-                              args=(syncer, session, wake, stop))
     people = People(session.conn)
-    first = True
     with localfs.Watcher(fs.root) as watcher:
         try:
+            synced = _watch_pass(syncer, session, printer, args.dir, people,
+                                 idle_line=True)
+            threading.Thread(target=_long_poll, daemon=True,
+                             args=(syncer, session, wake, stop)).start()
+            printer.line('%s: watching for changes (Ctrl-C stops)'
+                         % args.dir)
             while True:
-                summary = syncer.sync_once()
-                try:
-                    _report_pass(printer, summary, args.dir,
-                                 session.conn.stats, people,
-                                 idle_line=first)
-                    first = False
-                except api.ClientError as error:
-                    printer.error('WARNING: %s (retrying)' % error)
-                if not poller.is_alive():
-                    poller.start()
-                _until_something(watcher, wake, interval)
+                _until_something(watcher, wake,
+                                 interval if synced else RETRY_AFTER)
+                synced = _watch_pass(syncer, session, printer, args.dir,
+                                     people)
         finally:
             stop.set()
 
 
+def _watch_pass(syncer, session, printer, folder, people, idle_line=False):
+    """One pass of watch mode; False unless it left everything in sync.
+
+    A failed pass is a warning: the next one retries.
+    """
+    try:
+        return _report_pass(printer, syncer.sync_once(), folder,
+                            session.conn.stats, people, idle_line) == 0
+    except api.ClientError as error:
+        printer.error('WARNING: %s (retrying)' % error)
+        return False
+
+
 def _until_something(watcher, wake, interval):
+    """Block until a local change, a remote one or ``interval`` seconds.
+    """
     import time
     deadline = time.monotonic() + interval
     while time.monotonic() < deadline:
@@ -706,15 +724,25 @@ def _until_something(watcher, wake, interval):
 
 
 def _long_poll(syncer, session, wake, stop):
+    """Set ``wake`` whenever the synced workspace's cursor moves on.
+
+    Runs in a daemon thread until ``stop``. It only hurries the next
+    pass, so a failed wait is retried after a pause: watch mode still
+    syncs every ``interval`` without it.
+    """
+    import requests
     cursor = None
     while not stop.is_set():
+        if syncer.workspace is None:    # the first pass failed early
+            stop.wait(RETRY_AFTER)
+            continue
+        workspace_id = syncer.workspace['id']
         try:
-            workspace_id = syncer.workspace['id']
             if cursor is None:
                 cursor = session.conn.workspace(workspace_id)['cursor']
             answer = session.conn.wait(workspace_id, cursor, 25)
-        except api.ClientError:
-            stop.wait(5)
+        except (api.ClientError, requests.RequestException):
+            stop.wait(RETRY_AFTER)
             continue
         if answer['cursor'] > cursor:
             cursor = answer['cursor']

@@ -355,3 +355,88 @@ def test_names_are_asked_once_per_command(run, server, tmp_path):
     paths = [path for _method, path, _headers in server.auth.requests]
     assert paths.count('/v1/account') == 1
     assert len([path for path in paths if path.endswith('/members')]) == 1
+
+
+def report(summary, idle_line):
+    from types import SimpleNamespace
+    out = io.StringIO()
+    cli._report_pass(cli.Printer(out=out, err=io.StringIO()), summary,
+                     'dir', SimpleNamespace(bytes_sent=0, bytes_received=0),
+                     people=None, idle_line=idle_line)
+    return out.getvalue()
+
+
+def test_watch_mode_leaves_out_the_status_of_an_idle_pass():
+    from stacksync_swift.client import engine
+    idle = engine.SyncSummary(converged=True)
+    assert report(idle, idle_line=False) == ''
+    assert report(idle, idle_line=True) == \
+        'dir: up to date; 0 changes, 0 B sent, 0 B received\n'
+    stuck = engine.SyncSummary(converged=False)
+    assert 'not converged yet' in report(stuck, idle_line=False)
+
+
+class Directory:
+    """The few account calls :class:`cli.People` makes, counted."""
+
+    def __init__(self, failing=False):
+        self.failing = failing
+        self.calls = []
+
+    def _call(self, name, answer):
+        self.calls.append(name)
+        if self.failing:
+            from stacksync_swift.client import api
+            raise api.Offline('no network')
+        return answer
+
+    def account(self):
+        return self._call('account', {'id': 1, 'name': 'alice'})
+
+    def devices(self):
+        return self._call('devices', [{'id': 5, 'name': 'laptop'}])
+
+    def list_folder(self, folder_id):
+        return self._call('list_folder', {'contents': [
+            {'id': 9, 'mount_workspace_id': 30}, {'id': 10}]})
+
+    def members(self, folder_id):
+        assert folder_id == 9
+        return self._call('members', [{'user_id': 1, 'name': 'alice'},
+                                      {'user_id': 2, 'name': 'bob'}])
+
+
+def test_people_are_named_from_the_account_devices_and_members():
+    directory = Directory()
+    people = cli.People(directory)
+    assert people.who(2, 8, 30) == 'bob'
+    assert people.who(1, 5, 30) == 'you (on laptop)'
+    assert people.who(1, None, 30) == 'you'
+    assert people.who(None, None, 30) == 'someone'
+    assert people.who(2, 8, 30) == 'bob'
+    assert sorted(directory.calls) == ['account', 'devices', 'list_folder',
+                                       'members']
+
+
+def test_an_unknown_id_is_asked_for_once_then_left_unnamed():
+    directory = Directory()
+    people = cli.People(directory)
+    assert people.who(42, 8, 30) == 'user 42'
+    assert people.who(1, 6, 30) == 'you (on another device)'
+    calls = len(directory.calls)
+    assert people.who(42, 8, 30) == 'user 42'
+    assert people.who(1, 6, 30) == 'you (on another device)'
+    assert len(directory.calls) == calls
+
+
+def test_a_failed_lookup_names_someone_instead_of_failing():
+    assert cli.People(Directory(failing=True)).who(2, 8, 30) == 'someone'
+
+
+def test_a_lookup_that_failed_is_asked_again():
+    directory = Directory(failing=True)
+    people = cli.People(directory)
+    assert people.who(1, 5, 30) == 'someone'
+    directory.failing = False
+    assert people.who(1, 5, 30) == 'you (on laptop)'
+    assert people.who(2, 5, 30) == 'bob'

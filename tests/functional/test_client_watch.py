@@ -1,0 +1,234 @@
+"""``stacksync sync DIR --watch`` end to end against the all-in-one.
+
+The watcher is a real child process (``python -m
+stacksync_swift.client.cli``) whose output a thread collects; everything
+else (the other user, the user's second device) is a one-shot command run
+in-process. Expected states are polled with a deadline; the deadline is
+generous because it is a safety net, not a measure of speed (a change
+reaches the watcher through the long poll, or at the latest after the
+watch interval).
+"""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from stacksync_swift.client import cli
+from stacksync_swift.client import credentials
+from tests.functional.apiclient import APIClient
+from tests.functional.apiclient import Stores
+
+DEADLINE = 150      # seconds; see the module docstring
+
+
+@pytest.fixture(scope='module')
+def stores(cluster):
+    opened = Stores(cluster)
+    yield opened
+    opened.close()
+
+
+class User:
+    """A StackSync user with a saved login, as ``stacksync login`` saves it.
+    """
+
+    def __init__(self, cluster, stores, tmp_path, name):
+        self.api = APIClient(cluster, stores, name)
+        self.name = self.api.user['name']
+        self.config = str(tmp_path / ('config-' + name))
+        key, consumer_secret, token, secret = self.api.auth
+        credentials.save_credentials(
+            {'url': cluster.url, 'consumer_key': key,
+             'consumer_secret': consumer_secret, 'token': token,
+             'token_secret': secret, 'user': self.name}, self.config)
+
+    def run(self, *argv, device='laptop'):
+        """A one-shot command in-process; its output."""
+        out, err = io.StringIO(), io.StringIO()
+        status = cli.main(list(argv[:1]) + ['--config', self.config,
+                                            '--device', device]
+                          + list(argv[1:]), out, err)
+        assert status == 0, err.getvalue()
+        return out.getvalue()
+
+    def sync(self, folder, *extra, device):
+        return self.run('sync', str(folder), *extra, device=device)
+
+    def names(self, folder_id=0):
+        """The names of the live items in one of the user's folders."""
+        resp = self.api.get('/v1/folder/%d/contents' % folder_id)
+        assert resp.status_code == 200, resp.text
+        return {child['filename'] for child in resp.json()['contents']
+                if child['status'] != 'DELETED'}
+
+
+@pytest.fixture
+def alice(cluster, stores, tmp_path):
+    return User(cluster, stores, tmp_path, 'alice-%s' % tmp_path.name[-8:])
+
+
+@pytest.fixture
+def bob(cluster, stores, tmp_path):
+    return User(cluster, stores, tmp_path, 'bob-%s' % tmp_path.name[-8:])
+
+
+class Watch:
+    """``stacksync sync FOLDER --watch`` running as a child process."""
+
+    def __init__(self, user, folder, *extra, device):
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', 'stacksync_swift.client.cli', 'sync',
+             str(folder), '--watch', '--config', user.config, '--device',
+             device, *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out, self.err = [], []
+        self.readers = [self._read(self.process.stdout, self.out),
+                        self._read(self.process.stderr, self.err)]
+
+    @staticmethod
+    def _read(stream, lines):
+        def collect():
+            for line in stream:
+                lines.append(line.rstrip('\n'))
+        reader = threading.Thread(target=collect, daemon=True)
+        reader.start()
+        return reader
+
+    def wait_for(self, line):
+        """Wait until the watcher printed exactly ``line``."""
+        eventually(lambda: line in self.out,
+                   'the watcher to print %r' % line, self)
+
+    def interrupt(self):
+        """Ctrl-C; the exit status once the process ended."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            status = self.process.wait(DEADLINE)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+        for reader in self.readers:
+            reader.join(DEADLINE)
+        return status
+
+    def describe(self):
+        return 'stdout:\n%s\nstderr:\n%s' % ('\n'.join(self.out),
+                                             '\n'.join(self.err))
+
+
+def eventually(predicate, what, watch=None):
+    """Poll ``predicate`` until it holds; fail after :data:`DEADLINE`."""
+    deadline = time.monotonic() + DEADLINE
+    while not predicate():
+        if watch is not None and watch.process.poll() is not None:
+            pytest.fail('the watcher ended while waiting for %s\n%s'
+                        % (what, watch.describe()))
+        if time.monotonic() > deadline:
+            pytest.fail('gave up waiting for %s%s' % (
+                what, '\n' + watch.describe() if watch else ''))
+        time.sleep(0.2)
+
+
+def tree(folder):
+    found = {}
+    for path, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d != '.stacksync']
+        for name in files:
+            full = os.path.join(path, name)
+            with open(full, 'rb') as source:
+                found[os.path.relpath(full, folder)] = source.read()
+    return found
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(str(path)), exist_ok=True)
+    with open(str(path), 'wb') as out:
+        out.write(data)
+
+
+@pytest.fixture
+def watching():
+    """Start watchers; any still running at the end is interrupted."""
+    started = []
+
+    def start(user, folder, *extra, device):
+        watch = Watch(user, folder, *extra, device=device)
+        started.append(watch)
+        watch.wait_for('%s: watching for changes (Ctrl-C stops)' % folder)
+        return watch
+    yield start
+    for watch in started:
+        watch.interrupt()
+
+
+def assert_stopped_cleanly(watch):
+    status = watch.interrupt()
+    assert status == 130, watch.describe()
+    assert watch.err[-1:] == ['interrupted; nothing half-written was '
+                              'kept'], watch.describe()
+    assert not any('Traceback' in line for line in watch.err + watch.out)
+
+
+def test_watch_sends_local_changes_and_names_your_other_device(
+        alice, tmp_path, watching):
+    watched, desktop = tmp_path / 'watched', tmp_path / 'desktop'
+    write(watched / 'notes.txt', b'first')
+    watch = watching(alice, watched, device='laptop')
+    assert 'notes.txt' in alice.names()
+
+    # A file created in the watched folder reaches the server by itself.
+    write(watched / 'draft.txt', b'written while watching')
+    eventually(lambda: 'draft.txt' in alice.names(),
+               'draft.txt on the server', watch)
+    watch.wait_for('draft.txt uploaded')
+
+    # A change made on alice's other device arrives and is named.
+    alice.sync(desktop, device='desktop')
+    assert tree(desktop) == tree(watched)
+    write(desktop / 'notes.txt', b'second, from the desktop')
+    os.rename(desktop / 'draft.txt', desktop / 'final.txt')
+    alice.sync(desktop, device='desktop')
+    watch.wait_for('you (on desktop) changed notes.txt')
+    watch.wait_for('you (on desktop) renamed draft.txt to final.txt')
+    eventually(lambda: tree(watched) == tree(desktop),
+               'the watched folder to hold the desktop\'s files', watch)
+    assert_stopped_cleanly(watch)
+
+
+def test_watch_names_the_member_who_changed_a_shared_folder(
+        alice, bob, tmp_path, watching):
+    alice.run('mkdir', 'team')
+    alice.run('share', 'team', bob.name)
+    bob.run('accept', bob.run('proposals').split()[0])
+    shared = [space['id'] for space in alice.api.get('/v1/workspaces').json()
+              if space['is_shared']][0]
+    mine, theirs = tmp_path / 'alice', tmp_path / 'bob'
+    write(mine / 'agenda.txt', b'monday')
+    watch = watching(alice, mine, '--workspace', str(shared),
+                     device='laptop')
+
+    bob.sync(theirs, '--workspace', str(shared), device='phone')
+    assert tree(theirs) == {'agenda.txt': b'monday'}
+    write(theirs / 'agenda.txt', b'monday and tuesday')
+    write(theirs / 'minutes.txt', b'nothing decided')
+    bob.sync(theirs, '--workspace', str(shared), device='phone')
+    watch.wait_for('%s changed agenda.txt' % bob.name)
+    watch.wait_for('%s changed minutes.txt' % bob.name)
+    eventually(lambda: tree(mine) == tree(theirs),
+               'bob\'s files in alice\'s watched folder', watch)
+
+    os.unlink(theirs / 'minutes.txt')
+    bob.sync(theirs, '--workspace', str(shared), device='phone')
+    watch.wait_for('%s deleted minutes.txt (kept in .stacksync/trash)'
+                   % bob.name)
+    eventually(lambda: 'minutes.txt' not in tree(mine),
+               'minutes.txt to leave the watched folder', watch)
+    assert_stopped_cleanly(watch)
