@@ -57,6 +57,8 @@ server's word on what it holds, leaves out every chunk that landed.
 import dataclasses
 import functools
 import itertools
+from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Optional
 
 from stacksync_swift import chunking
@@ -108,6 +110,12 @@ class SyncOptions:
     mass_delete_share: float = 0.5
     mass_delete_min: int = 10
     max_rounds: int = 12
+    # Called each round after the fetch, before the scan: the folders
+    # whose contents this engine leaves alone, in both trees (the folders
+    # themselves it syncs). The shared folders mounted in the tree use
+    # it: their contents are other workspaces, synced by engines of their
+    # own (see :mod:`.mounts`, which also settles the folder in the call).
+    exclude: Optional[Callable[[], Iterable[str]]] = None
 
 
 @dataclasses.dataclass
@@ -216,14 +224,17 @@ class SyncEngine:
         """One round; False when there was nothing to do."""
         self._check_root()
         self._fetch(summary)
-        self.scanned = self.fs.scan()
+        excluded = list(self.options.exclude()) if self.options.exclude \
+            else []
+        self.scanned = _outside(self.fs.scan(), excluded)
         local = {path: self._as_stored(entry)
                  for path, entry in self.scanned.items()}
         base = self.state.base(self.ws)
         if not local and base and not self.options.allow_mass_delete:
             raise RootVanished('the sync folder is empty but %d entries '
                                'were synced: is it unmounted?' % len(base))
-        remote = remote_paths(self.state.remote_items(self.ws))
+        remote = _outside(remote_paths(self.state.remote_items(self.ws)),
+                          excluded)
         ops = planner.plan(remote, local, base, who=self.device_name,
                            when=self.clock.now())
         if not ops:
@@ -304,6 +315,19 @@ class SyncEngine:
         known = self.state.remote_items(self.ws)
         return any(item.id in known and item.version < known[item.id].version
                    for item in items)
+
+
+def _outside(tree, folders):
+    """``tree`` without the paths strictly inside any of ``folders``.
+
+    A base entry left there (a folder shared since it was synced) is on
+    neither side any more: the planner forgets it, and sends nothing.
+    """
+    if not folders:
+        return tree
+    inside = tuple(folder + '/' for folder in folders)
+    return {path: entry for path, entry in tree.items()
+            if not path.startswith(inside)}
 
 
 class _Round:

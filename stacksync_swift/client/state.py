@@ -147,7 +147,8 @@ def _meta_of(item):
         'is_folder': item.is_folder, 'version': item.version,
         'status': item.status, 'content_hash': item.content_hash,
         'size': item.size, 'chunks': list(item.chunks),
-        'device': item.device, 'user': item.user}, sort_keys=True)
+        'device': item.device, 'user': item.user,
+        'mount_workspace_id': item.mount_workspace_id}, sort_keys=True)
 
 
 def _item_of(meta):

@@ -38,6 +38,9 @@ class RemoteItem:
     chunks: tuple = ()
     device: Optional[int] = None    # who made this version: device id
     user: Optional[int] = None      # and user id
+    # A mount point: this folder's contents are the root of that
+    # workspace (a shared folder); None for every other item.
+    mount_workspace_id: Optional[int] = None
 
     @classmethod
     def from_meta(cls, meta):
@@ -48,7 +51,8 @@ class RemoteItem:
                    content_hash=meta.get('content_hash'),
                    size=meta.get('size') or 0,
                    chunks=tuple(meta.get('chunks') or ()),
-                   device=meta.get('device'), user=meta.get('user'))
+                   device=meta.get('device'), user=meta.get('user'),
+                   mount_workspace_id=meta.get('mount_workspace_id'))
 
     @property
     def live(self):
