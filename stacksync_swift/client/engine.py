@@ -224,6 +224,7 @@ class SyncEngine:
         """One round; False when there was nothing to do."""
         self._check_root()
         self._fetch(summary)
+        self._settle_sent_deletes()
         excluded = list(self.options.exclude()) if self.options.exclude \
             else []
         self.scanned = _outside(self.fs.scan(), excluded)
@@ -287,6 +288,21 @@ class SyncEngine:
             self.state.save_remote(self.ws, items, cursor)
             if not delta.get('has_more'):
                 return
+
+    def _settle_sent_deletes(self):
+        """Deletes sent last time whose answer never came: an item the
+        server no longer has at that path was deleted by us (or anyone:
+        the same), so its base entry goes. A file put back under that
+        path since is then a new file to send, not one to delete to
+        follow the server."""
+        sent = self.state.sent_deletes(self.ws)
+        if not sent:
+            return
+        remote = remote_paths(self.state.remote_items(self.ws))
+        gone = [path for path, entry in self.state.base(self.ws).items()
+                if any(is_under(path, top) for top in sent) and
+                (path not in remote or remote[path].id != entry.item_id)]
+        self.state.settle_deletes(self.ws, forget=gone)
 
     def _changes(self, cursor):
         """The delta since ``cursor``, or None if the server is behind it.
@@ -570,10 +586,16 @@ class _Round:
     def _commit(self, batch):
         if not batch:
             return
+        deletes = [op.path for op, _request in batch
+                   if op.kind == planner.REMOTE_DELETE]
+        if deletes:
+            self.state.note_sent_deletes(self.ws, deletes)
         answer = self.remote.commit(self.ws, [request
                                               for _op, request in batch])
         for (op, _request), result in zip(batch, answer['results']):
             self._committed(op, result)
+        if deletes:
+            self.state.settle_deletes(self.ws)
 
     def _committed(self, op, result):
         outcome = result.get('result')

@@ -9,6 +9,8 @@ any point leaves either the old or the new state, never a mix:
                 from deltas and commit results
 ``base``        the merge base: per path, the item, version and content
                 both sides held when it was last in sync
+``sent_deletes`` the paths of server deletes sent whose answer has not
+                come yet (see :meth:`State.note_sent_deletes`)
 
 There is no journal of uploads in flight: after a crash the engine cuts
 the files again and asks the server which chunks it lacks
@@ -36,12 +38,15 @@ CREATE TABLE IF NOT EXISTS base (
     ws INTEGER, path TEXT, item_id INTEGER, version INTEGER,
     is_folder INTEGER, content_hash TEXT, size INTEGER,
     PRIMARY KEY (ws, path));
+CREATE TABLE IF NOT EXISTS sent_deletes (
+    ws INTEGER, path TEXT, PRIMARY KEY (ws, path));
 DROP TABLE IF EXISTS uploads;
 """
 
 
 _RESETS = tuple('DELETE FROM %s WHERE ws = ?' % table  # noqa: S608
-                for table in ('workspaces', 'remote', 'base'))
+                for table in ('workspaces', 'remote', 'base',
+                              'sent_deletes'))
 
 
 class State:
@@ -87,7 +92,33 @@ class State:
                                 size)
                 for path, item_id, version, is_folder, digest, size in rows}
 
+    def sent_deletes(self, ws):
+        rows = self.db.execute('SELECT path FROM sent_deletes WHERE ws = ?',
+                               (ws,))
+        return {path for (path,) in rows}
+
     # -- writing (each call one transaction)
+
+    def note_sent_deletes(self, ws, paths):
+        """Remember deletes about to be sent, until :meth:`settle_deletes`.
+
+        If the answer is lost, the next round learns from the server that
+        the entry is gone, and must know the delete was this client's: a
+        file put back meanwhile is then new, not "unchanged since the
+        base" (which would delete it to follow the server).
+        """
+        with self._transaction():
+            self.db.executemany(
+                'INSERT OR IGNORE INTO sent_deletes VALUES (?, ?)',
+                [(ws, path) for path in paths])
+
+    def settle_deletes(self, ws, forget=()):
+        """Forget the sent deletes, and the base entries in ``forget``."""
+        with self._transaction():
+            self.db.execute('DELETE FROM sent_deletes WHERE ws = ?', (ws,))
+            for path in forget:
+                self.db.execute('DELETE FROM base WHERE ws = ? AND path = ?',
+                                (ws, path))
 
     def save_remote(self, ws, items, cursor=None):
         """Store newer item metadata and, if given, the new cursor."""

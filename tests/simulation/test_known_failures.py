@@ -11,6 +11,7 @@ from stacksync_swift.client.engine import RootVanished
 from stacksync_swift.client.interfaces import LocalChanged
 from tests.simulation import sim
 from tests.simulation.fakes import FOLDER
+from tests.simulation.fakes import NetworkDown
 from tests.simulation.fakes import sha256
 
 pytestmark = pytest.mark.simulation
@@ -240,3 +241,31 @@ def test_folder_deleted_while_the_other_adds_a_file(world):
     a.engine.sync_once()
     settle(world)
     assert server(world) == {'d': None, 'd/new': sha256(b'new')}
+
+
+def test_a_file_put_back_while_its_delete_is_in_flight_is_kept(world):
+    """Found by seed 1000313: the user deletes a file, and while the sync
+    sends that delete puts the same bytes back under the same name; the
+    answer is lost. The engine remembers the deletes it sent, so next
+    round the file counts as new (uploaded), not as unchanged since the
+    base (which would delete it to follow the server)."""
+    a, b = world.clients
+    a.fs.nodes['x'] = b'same bytes'
+    a.fs._touch('x')
+    settle(world)
+    del a.fs.nodes['x']
+    del a.fs.mtimes['x']
+    sent = a.remote.commit
+
+    def commit_then_lose_the_answer(workspace_id, items):
+        sent(workspace_id, items)
+        a.remote.commit = sent
+        a.fs.nodes['x'] = b'same bytes'
+        a.fs._touch('x')
+        raise NetworkDown('response lost')
+
+    a.remote.commit = commit_then_lose_the_answer
+    assert a.engine.sync_once().error
+    settle(world)
+    assert a.fs.nodes['x'] == b'same bytes'
+    assert server(world)['x'] == sha256(b'same bytes')

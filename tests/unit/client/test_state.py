@@ -42,3 +42,19 @@ def test_a_failed_transaction_leaves_nothing(monkeypatch):
         state.update_base(1, puts=[('f', BaseEntry(5, 2, False))],
                           items=[RemoteItem(5, None, 'f', False, 2)])
     assert state.base(1) == {}
+
+
+def test_sent_deletes_survive_a_reopen_and_settle_with_their_base(tmp_path):
+    path = str(tmp_path / 'state.db')
+    state = State.open(path)
+    entry = BaseEntry(5, 2, False, 'a' * 64)
+    state.update_base(1, puts=[('f', entry), ('g', entry)])
+    state.note_sent_deletes(1, ['f'])
+    state.note_sent_deletes(2, ['other workspace'])
+    state.close()
+    state = State.open(path)
+    assert state.sent_deletes(1) == {'f'}
+    state.settle_deletes(1, forget=['f'])
+    assert state.sent_deletes(1) == set()
+    assert set(state.base(1)) == {'g'}
+    assert state.sent_deletes(2) == {'other workspace'}
