@@ -18,8 +18,9 @@ SEEDS = 2000
 # Seeds that found bugs (see the commit history of the engine):
 # 50 a move both sides made differently, onto a new local folder;
 # 452 a folder deleted locally while the server edited a moved file in it;
-# 899 a file moved into a new folder of its own old name.
-REGRESSIONS = [50, 199, 452, 899]
+# 899 a file moved into a new folder of its own old name;
+# 1000313 a file put back while its delete was sent, the answer lost.
+REGRESSIONS = [50, 199, 452, 899, 1000313]
 
 pytestmark = pytest.mark.simulation
 
