@@ -511,6 +511,7 @@ def cmd_sync(args, printer, session):
         raise UsageError('the sync engine is not part of this build yet; '
                          'use get and put')
     from stacksync_swift.client import localfs
+    from stacksync_swift.client import mounts
     os.makedirs(args.dir, exist_ok=True)
     fs = localfs.LocalFileSystem(args.dir)
     db = state.State.open(os.path.join(fs.control, 'state.sqlite'))
@@ -519,9 +520,14 @@ def cmd_sync(args, printer, session):
     # Names are sealed for the server and opened for the engine in the
     # workspaces that encrypt them; the others pass through.
     remote = names.NameCipher(session.conn, session.codec)
-    syncer = engine.SyncEngine(
-        fs, remote, lambda space: session.codec(space['id']), db,
-        localfs.SystemClock(), session.conn.device, options)
+    # The private workspace syncs with its shared folders inside it (see
+    # mounts.py); a workspace named with --workspace syncs alone.
+    parts = (fs, remote, lambda space: session.codec(space['id']), db,
+             localfs.SystemClock(), session.conn.device, options)
+    if args.workspace is None and not args.no_mounts:
+        syncer = mounts.MountedSync(*parts, notify=printer.line)
+    else:
+        syncer = engine.SyncEngine(*parts)
     try:
         if args.watch:
             return _watch(syncer, fs, session, printer, args)
@@ -797,6 +803,8 @@ def build_parser():
     sync.add_argument('--allow-mass-delete', action='store_true',
                       help='allow a pass to delete more than %d items'
                       % MASS_DELETE)
+    sync.add_argument('--no-mounts', action='store_true',
+                      help='leave out the shared folders mounted in it')
     sync.add_argument('--encrypt-names', action='store_true',
                       help=ENCRYPT_NAMES_HELP)
     ls = add('ls', cmd_ls, 'list a folder')
