@@ -38,7 +38,9 @@ A share is accepted
     server the name cannot clash: a taken name gives the mount
     ``NAME (OWNER)``, so then the share simply arrives under that name.)
     The owner's own folder, already synced here, is the mount item itself
-    and is kept as it is: both sides agree on its files, nothing moves.
+    and is kept as it is; its merge base moves with its items to the
+    shared workspace, so what members changed meanwhile arrives as
+    changes, not as conflicted copies.
 
 A share goes away (the member left, or the owner removed them)
     The mount item is deleted. Its local folder is moved to
@@ -295,7 +297,7 @@ class MountedSync:
         if synced_at is None:
             self._arriving(mount)
         elif self._is_folder(synced_at):
-            pass
+            self._adopt_base(mount, synced_at, base)
         elif synced_at == mount.path:
             return self._missing(mount, base)
         else:
@@ -303,6 +305,24 @@ class MountedSync:
             # the folder at its new place, and the share comes afresh.
             self._forget(mount.workspace_id)
         return mount
+
+    def _adopt_base(self, mount, synced_at, base):
+        """Give a share with no state the merge base of its folder.
+
+        Only the owner's folder, synced before it was shared, has one in
+        the private workspace: its items moved to the shared workspace
+        keeping their ids and versions, so the entries stay true there,
+        and the changes made in the share meanwhile merge as changes, not
+        as conflicts with the owner's unchanged copies.
+        """
+        inside = {path[len(synced_at) + 1:]: entry
+                  for path, entry in base.items()
+                  if path.startswith(synced_at + '/')}
+        if not inside or self._has_state(mount.workspace_id):
+            return
+        self.state.update_base(mount.workspace_id, puts=inside.items())
+        self.state.update_base(self.ws, deletes=[
+            join(synced_at, path) for path in inside])
 
     def _arriving(self, mount):
         """A mount folder new here: fresh state, no private files in it.

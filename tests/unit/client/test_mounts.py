@@ -209,6 +209,19 @@ def test_edits_on_each_side_reach_the_other(shared):
     assert alice.server_tree(team).keys() == {'plan.txt'}
 
 
+def test_the_owner_gets_what_changed_before_their_first_pass(world):
+    _server, alice, bob = world
+    write(alice, 'Team/plan.txt', b'plan v1')
+    alice.sync()
+    share(alice, bob)
+    bob.sync()
+    write(bob, 'Team/plan.txt', b'plan v2 by bob')
+    bob.sync()
+    summary = alice.sync()
+    assert alice.files() == {'Team/plan.txt': b'plan v2 by bob'}
+    assert summary.count('conflict') == 0
+
+
 def test_a_quiet_pass_does_nothing(shared):
     _server, _alice, bob, _team = shared
     summary = bob.sync()
