@@ -70,6 +70,11 @@ A mount item renamed or moved on the server
     its workspace's state afresh, so a stale merge base can never turn an
     empty new folder into deletes on the server.
 
+A state database written before mounts were followed has a mirror
+without ``mount_workspace_id``; the first pass of a process notices a
+share the person is a member of but has no mount for, and fetches the
+private workspace again from the start (``_check_mirror``).
+
 ``notify(text)`` receives one line per such event (the CLI prints it);
 the summary also carries an :class:`~.engine.ItemResult` of one of the
 kinds in :data:`KINDS` for each. A problem that stops one shared folder's
@@ -83,6 +88,7 @@ from stacksync_swift.client.engine import ItemResult
 from stacksync_swift.client.engine import SyncEngine
 from stacksync_swift.client.engine import SyncOptions
 from stacksync_swift.client.engine import SyncStopped
+from stacksync_swift.client.interfaces import RemoteError
 from stacksync_swift.client.tree import BaseEntry
 from stacksync_swift.client.tree import PathIndex
 from stacksync_swift.client.tree import basename
@@ -188,6 +194,7 @@ class MountedSync:
         self.engines = {}       # workspace id -> SyncEngine
         self.mounts = None      # settled this pass: {workspace id: Mount}
         self._events = []
+        self._mirror_checked = False
 
     @property
     def workspace(self):
@@ -203,6 +210,8 @@ class MountedSync:
     def sync_once(self):
         """The private workspace, then each share; one summary."""
         self.mounts, self._events = None, []
+        if not self._mirror_checked:
+            self._check_mirror()
         summary = self.root.sync_once()
         combined = dataclasses.replace(summary, items=list(self._events) +
                                        summary.items)
@@ -245,6 +254,32 @@ class MountedSync:
         entry = self.state.base(self.ws).get(path)
         return entry is not None and entry.item_id == item_id and \
             entry.is_folder and self.fs.exists(path)
+
+    def _check_mirror(self):
+        """Fetch the private workspace afresh if its mirror is too old.
+
+        A mirror written before mounts were followed kept no
+        ``mount_workspace_id``. Every share the person is a member of
+        (not its owner) has a live mount item, so a member's share
+        missing from the mirror means it is stale: the next fetch starts
+        from cursor 0 (items equal to the mirror's are not "older", so
+        nothing else changes). One ``workspaces`` call per process.
+        """
+        try:
+            spaces = self.remote.workspaces()
+        except RemoteError:
+            return      # the pass reports the network; checked next time
+        self._mirror_checked = True
+        private = [space['id'] for space in spaces
+                   if not space.get('is_shared')]
+        if not private or self.state.cursor(private[0]) == 0:
+            return
+        mounted = {item.mount_workspace_id for item
+                   in self.state.remote_items(private[0]).values()
+                   if item.live}
+        if any(space.get('is_shared') and space.get('role') != 'owner' and
+               space['id'] not in mounted for space in spaces):
+            self.state.save_remote(private[0], [], cursor=0)
 
     # -- settling the folder, each round of the private engine -------------
 
@@ -345,10 +380,10 @@ class MountedSync:
 
     def _missing(self, mount, base):
         """The synced mount folder is gone here: moved, or deleted."""
+        if self.fs.exists(mount.path):     # a file took its place
+            self._set_aside(mount.path)
         moved_to = self._moved_to(mount, base)
         if moved_to is None:
-            if self.fs.exists(mount.path):     # a file took its place
-                self._set_aside(mount.path)
             self.fs.mkdir(mount.path)
             self._forget(mount.workspace_id)
             self._event(RESTORED, mount.path, (

@@ -4,17 +4,35 @@ Alice shares ``Team/`` from her sync folder with bob; bob's plain
 ``stacksync sync BOBDIR`` (no ``--workspace``) brings the share into
 ``BOBDIR/Team/`` and sends his changes back, and leaving the share keeps
 his local files (in ``.stacksync/trash``) without an error on later
-passes. Users, fixtures and helpers are those of :mod:`.test_client`.
+passes. Users and helpers are those of :mod:`.test_client`.
 """
 
 import glob
 import os
 
-from tests.functional.test_client import alice  # noqa: F401 (fixture)
-from tests.functional.test_client import bob  # noqa: F401 (fixture)
-from tests.functional.test_client import stores  # noqa: F401 (fixture)
+import pytest
+
+from tests.functional.apiclient import Stores
+from tests.functional.test_client import User
 from tests.functional.test_client import tree
 from tests.functional.test_client import write
+
+
+@pytest.fixture(scope='module')
+def stores(cluster):
+    opened = Stores(cluster)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def alice(cluster, stores, tmp_path):
+    return User(cluster, stores, tmp_path, 'alice-%s' % tmp_path.name[-8:])
+
+
+@pytest.fixture
+def bob(cluster, stores, tmp_path):
+    return User(cluster, stores, tmp_path, 'bob-%s' % tmp_path.name[-8:])
 
 
 def mount_id(user, name):

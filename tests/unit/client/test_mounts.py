@@ -5,6 +5,7 @@ file system, the real metadata service on SQLite and a network without
 faults, with two people sharing a folder through the service itself.
 """
 
+import dataclasses
 import random
 
 import pytest
@@ -222,6 +223,22 @@ def test_the_owner_gets_what_changed_before_their_first_pass(world):
     assert summary.count('conflict') == 0
 
 
+def test_a_mirror_without_mount_ids_is_fetched_again(shared):
+    _server, _alice, bob, team = shared
+    # As an older client stored it: the mount item without its mount.
+    mirror = bob.state.remote_items(bob.private_id)
+    stale = [dataclasses.replace(item, mount_workspace_id=None)
+             for item in mirror.values()]
+    bob.state.reset(team)
+    bob.state.update_base(bob.private_id, items=stale)
+    bob.fs.delete('Team/plan.txt')
+    upgraded = mounts.MountedSync(bob.fs, bob.remote,
+                                  lambda space: PlainCodec(), bob.state,
+                                  FakeClock(), 'bob-pc')
+    assert upgraded.sync_once().converged
+    assert bob.files() == {'Team/plan.txt': b'plan v1'}
+
+
 def test_a_quiet_pass_does_nothing(shared):
     _server, _alice, bob, _team = shared
     summary = bob.sync()
@@ -278,6 +295,29 @@ def test_renaming_the_mount_folder_renames_the_mount(shared):
     bob.sync()
     alice.sync()
     assert alice.files()['Team/more.txt'] == b'still shared'
+    assert bob.sync().count() == 0
+
+
+def test_a_mount_renamed_on_the_server_moves_here(shared):
+    _server, alice, bob, _team = shared
+    bob.service.rename_item(bob.id, bob.item_at('Team')['id'], 'Renamed')
+    bob.sync()
+    assert bob.files() == {'Renamed/plan.txt': b'plan v1'}
+    write(bob, 'Renamed/plan.txt', b'plan v2 by bob')
+    bob.sync()
+    alice.sync()
+    assert alice.files()['Team/plan.txt'] == b'plan v2 by bob'
+
+
+def test_a_file_in_place_of_the_mount_folder_is_set_aside(shared):
+    _server, _alice, bob, _team = shared
+    bob.fs.delete('Team')
+    write(bob, 'Team', b'a file now')
+    summary = bob.sync()
+    assert {mounts.SET_ASIDE, mounts.RESTORED} <= {
+        item.kind for item in summary.items}
+    assert bob.files() == {'Team/plan.txt': b'plan v1',
+                           'Team (local copy)': b'a file now'}
     assert bob.sync().count() == 0
 
 
