@@ -73,7 +73,7 @@ A mount item renamed or moved on the server
 A state database written before mounts were followed has a mirror
 without ``mount_workspace_id``; the first pass of a process notices a
 share the person is a member of but has no mount for, and fetches the
-private workspace again from the start (``_check_mirror``).
+private workspace again from the start (``_mirror_is_stale``).
 
 ``notify(text)`` receives one line per such event (the CLI prints it);
 the summary also carries an :class:`~.engine.ItemResult` of one of the
@@ -210,9 +210,7 @@ class MountedSync:
     def sync_once(self):
         """The private workspace, then each share; one summary."""
         self.mounts, self._events = None, []
-        if not self._mirror_checked:
-            self._check_mirror()
-        summary = self.root.sync_once()
+        summary = self._sync_private()
         combined = dataclasses.replace(summary, items=list(self._events) +
                                        summary.items)
         if self.mounts is None:     # the private pass failed early
@@ -255,31 +253,37 @@ class MountedSync:
         return entry is not None and entry.item_id == item_id and \
             entry.is_folder and self.fs.exists(path)
 
-    def _check_mirror(self):
-        """Fetch the private workspace afresh if its mirror is too old.
+    def _sync_private(self):
+        """The private engine's pass; again from cursor 0 if the mirror
+        turns out to be too old (:meth:`_mirror_is_stale`)."""
+        summary = self.root.sync_once()
+        if self._mirror_checked or not summary.converged or \
+                not self._mirror_is_stale():
+            return summary
+        self.state.save_remote(self.ws, [], cursor=0)
+        again = self.root.sync_once()
+        return dataclasses.replace(again, items=summary.items + again.items,
+                                   rounds=summary.rounds + again.rounds)
 
-        A mirror written before mounts were followed kept no
-        ``mount_workspace_id``. Every share the person is a member of
-        (not its owner) has a live mount item, so a member's share
-        missing from the mirror means it is stale: the next fetch starts
-        from cursor 0 (items equal to the mirror's are not "older", so
-        nothing else changes). One ``workspaces`` call per process.
+    def _mirror_is_stale(self):
+        """Does the private mirror predate ``mount_workspace_id``?
+
+        A mirror written before mounts were followed kept none. Every
+        share the person is a member of (not its owner) has a live mount
+        item, so one missing from an up-to-date mirror means the mirror is
+        stale; fetched again from cursor 0, items equal to the mirror's
+        are not "older", and nothing else changes. Asked once a process.
         """
         try:
             spaces = self.remote.workspaces()
         except RemoteError:
-            return      # the pass reports the network; checked next time
+            return False    # asked again after the next pass
         self._mirror_checked = True
-        private = [space['id'] for space in spaces
-                   if not space.get('is_shared')]
-        if not private or self.state.cursor(private[0]) == 0:
-            return
         mounted = {item.mount_workspace_id for item
-                   in self.state.remote_items(private[0]).values()
+                   in self.state.remote_items(self.ws).values()
                    if item.live}
-        if any(space.get('is_shared') and space.get('role') != 'owner' and
-               space['id'] not in mounted for space in spaces):
-            self.state.save_remote(private[0], [], cursor=0)
+        return any(space.get('is_shared') and space.get('role') != 'owner'
+                   and space['id'] not in mounted for space in spaces)
 
     # -- settling the folder, each round of the private engine -------------
 
