@@ -561,7 +561,7 @@ class People:
     ``bob`` for another member of the workspace, ``you (on laptop)`` for
     the caller's own device. The caller comes from ``/v1/account`` and
     their devices from ``/v1/devices``; other people from the members of
-    the folder that mounts the workspace (``/v1/folder/{id}/members``).
+    the shared folders mounted in the root (``/v1/folder/{id}/members``).
     Each list is asked once per command and again only when an id it
     lacks shows up (someone joined, a new device); a failed lookup
     leaves the id unnamed instead of failing the sync.
@@ -600,9 +600,11 @@ class People:
         return self._devices.get(device_id, 'another device')
 
     def _name(self, user_id, workspace_id):
-        if self._worth_asking(self._names, workspace_id, user_id):
-            self._names.update(self._members(workspace_id))
-            self._asked.add((workspace_id, user_id))
+        # A user's name is the same in every workspace: the members of
+        # all the shared folders in the root are asked at once.
+        if self._worth_asking(self._names, 'members', user_id):
+            self._names.update(self._members())
+            self._asked.add(('members', user_id))
         return self._names.get(user_id, 'user %d' % user_id)
 
     def _worth_asking(self, known, where, key):
@@ -613,14 +615,15 @@ class People:
         """
         return key not in known and (where, key) not in self._asked
 
-    def _members(self, workspace_id):
-        """``{user id: name}`` of a shared workspace mounted in the root.
+    def _members(self):
+        """``{user id: name}`` of the shared folders mounted in the root.
         """
+        names = {}
         for child in self.conn.list_folder(0)['contents']:
-            if child.get('mount_workspace_id') == workspace_id:
-                return {member['user_id']: member['name']
-                        for member in self.conn.members(child['id'])}
-        return {}
+            if child.get('mount_workspace_id'):
+                names.update((member['user_id'], member['name'])
+                              for member in self.conn.members(child['id']))
+        return names
 
 
 def notice(item, who):
@@ -730,19 +733,39 @@ def _until_something(watcher, wake, interval):
 
 
 def _long_poll(syncer, session, wake, stop):
-    """Set ``wake`` whenever the synced workspace's cursor moves on.
+    """Set ``wake`` whenever a synced workspace's cursor moves on.
 
-    Runs in a daemon thread until ``stop``. It only hurries the next
-    pass, so a failed wait is retried after a pause: watch mode still
-    syncs every ``interval`` without it.
+    Runs in a daemon thread until ``stop``, with one waiting thread per
+    workspace: the private one and each shared folder mounted in it (the
+    set is looked at again every few seconds, as shares come and go). It
+    only hurries the next pass, so a failed wait is retried after a
+    pause: watch mode still syncs every ``interval`` without it.
     """
+    import threading
+    waiting = {}
+    while not stop.is_set():
+        for workspace_id in _watched_workspaces(syncer):
+            if workspace_id not in waiting or \
+                    not waiting[workspace_id].is_alive():
+                waiting[workspace_id] = threading.Thread(
+                    target=_wait_for_changes, daemon=True,
+                    args=(workspace_id, syncer, session, wake, stop))
+                waiting[workspace_id].start()
+        stop.wait(RETRY_AFTER)
+
+
+def _watched_workspaces(syncer):
+    """The ids of the workspaces a pass syncs (none before the first)."""
+    if syncer.workspace is None:        # the first pass failed early
+        return set()
+    return {syncer.workspace['id']} | set(getattr(syncer, 'engines', ()))
+
+
+def _wait_for_changes(workspace_id, syncer, session, wake, stop):
     import requests
     cursor = None
-    while not stop.is_set():
-        if syncer.workspace is None:    # the first pass failed early
-            stop.wait(RETRY_AFTER)
-            continue
-        workspace_id = syncer.workspace['id']
+    while not stop.is_set() and \
+            workspace_id in _watched_workspaces(syncer):
         try:
             if cursor is None:
                 cursor = session.conn.workspace(workspace_id)['cursor']

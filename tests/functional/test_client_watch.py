@@ -232,3 +232,26 @@ def test_watch_names_the_member_who_changed_a_shared_folder(
     eventually(lambda: 'minutes.txt' not in tree(mine),
                'minutes.txt to leave the watched folder', watch)
     assert_stopped_cleanly(watch)
+
+
+def test_watch_follows_the_shared_folders_in_the_sync_folder(
+        alice, bob, tmp_path, watching):
+    """Without ``--workspace`` the watcher syncs the shared folder inside
+    the sync folder, waits on it too, and names its members."""
+    alice.run('mkdir', 'team')
+    alice.run('share', 'team', bob.name)
+    bob.run('accept', bob.run('proposals').split()[0])
+    mine, theirs = tmp_path / 'alice', tmp_path / 'bob'
+    watch = watching(alice, mine, device='laptop')
+    assert os.path.isdir(mine / 'team')
+    write(mine / 'team' / 'agenda.txt', b'monday')
+    watch.wait_for('team/agenda.txt uploaded')
+
+    bob.sync(theirs, device='phone')
+    assert tree(theirs) == {os.path.join('team', 'agenda.txt'): b'monday'}
+    write(theirs / 'team' / 'agenda.txt', b'monday and tuesday')
+    bob.sync(theirs, device='phone')
+    watch.wait_for('%s changed team/agenda.txt' % bob.name)
+    eventually(lambda: tree(mine) == tree(theirs),
+               'bob\'s edit in alice\'s watched folder', watch)
+    assert_stopped_cleanly(watch)
