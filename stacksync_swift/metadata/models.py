@@ -12,7 +12,10 @@ The tables, and the queries their indexes serve:
 ``workspaces``, ``workspace_members``
     A workspace is one Swift container (``container``). ``seq`` is its
     sequence: every change takes the next number, and a cursor is a
-    position in it.
+    position in it. ``key_container`` is set on a shared workspace made
+    from a folder of an encrypted one: the container whose name salts
+    the key its chunks are sealed with (the origin's), since the copied
+    chunks keep that key; NULL means the workspace's own container.
 ``items``
     The current state of every file and folder: one row per item, updated
     in place, with ``seq`` the sequence number of its last change. A delta
@@ -159,6 +162,8 @@ class Workspace(Base):
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     is_shared: Mapped[bool] = mapped_column(Boolean, default=False)
     encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whose container name salts the client-side key; NULL: our own.
+    key_container: Mapped[Optional[str]] = mapped_column(String(64))
     created_at: Mapped[datetime.datetime] = mapped_column(
         UTCDateTime, default=utcnow)
     # Membership changes so far, and the one the container's ACLs show.

@@ -1301,11 +1301,19 @@ def _device_dict(device):
 
 
 def _workspace_dict(workspace, role):
+    """A workspace as the API shows it.
+
+    ``key_container`` is the container name whose salt derives the
+    client-side key: the workspace's own, except for a folder shared out
+    of an encrypted workspace, which keeps its origin's.
+    """
     return {'id': workspace.id, 'name': workspace.name,
             'owner': workspace.owner_id, 'role': role,
             'is_shared': workspace.is_shared,
             'encrypted': workspace.encrypted,
-            'container': workspace.container, 'cursor': workspace.seq}
+            'container': workspace.container,
+            'key_container': workspace.key_container or workspace.container,
+            'cursor': workspace.seq}
 
 
 def _user_event(user_id, kind, body):

@@ -45,8 +45,11 @@ Mount semantics, for clients and the API:
   moving an item into it is refused (write into W's root instead), and so
   is deleting it or a folder above it (unshare or leave instead). It may
   be renamed and moved within its tree.
-* Sharing a folder inside a shared workspace, or a folder that holds a
-  mount point, is refused: workspaces do not nest.
+* Sharing a folder inside a shared folder's workspace, or a folder that
+  holds a mount point, is refused: workspaces do not nest. A workspace
+  created whole (``POST /v1/workspaces``) is no shared folder: its owner
+  may share its folders, which then hold mount points as a private
+  workspace's do.
 """
 
 from sqlalchemy import select
@@ -231,8 +234,9 @@ def _make_shared(session, owner, owner_ws, folder, container, copied):
                               svc._user_dict(owner))
     shared = Workspace(name=folder.name, owner_id=owner.id, seq=0,
                        container=container, is_shared=True,
-                       encrypted=owner_ws.encrypted, acl_version=0,
-                       acl_synced=0)
+                       encrypted=owner_ws.encrypted,
+                       key_container=_key_container(owner_ws),
+                       acl_version=0, acl_synced=0)
     session.add(shared)
     session.flush()
     session.add(WorkspaceMember(workspace_id=shared.id, user_id=owner.id,
@@ -243,6 +247,17 @@ def _make_shared(session, owner, owner_ws, folder, container, copied):
     owner_change._new_version(folder, models.CHANGED, svc.FOLDER_CONTENT)
     owner_change.finish()
     return shared
+
+
+def _key_container(origin):
+    """The key container a workspace made from ``origin``'s folder keeps.
+
+    The copied chunks stay sealed with the origin's key, whose salt is
+    the origin's own key container; a plain origin has no key to keep.
+    """
+    if not origin.encrypted:
+        return None
+    return origin.key_container or origin.container
 
 
 def _move(session, subtree, folder, shared):
@@ -520,9 +535,12 @@ def _shareable_folder(session, user_id, folder_id):
     if folder.status == DELETED:
         raise errors.NotFound('folder %d is deleted' % folder.id)
     workspace = session.get(Workspace, folder.workspace_id)
-    if workspace.is_shared:
+    if _is_folder_share(session, workspace):
         raise errors.Conflict('folder %d is inside a shared folder; share '
                               'that one instead' % folder.id)
+    if workspace.owner_id != user_id:
+        raise errors.Forbidden('only the owner of workspace %d shares its '
+                               'folders' % workspace.id)
     shared = _mounted_workspace(session, folder.id)
     if shared is not None:
         if shared.owner_id != user_id:
@@ -534,6 +552,18 @@ def _shareable_folder(session, user_id, folder_id):
         raise errors.Conflict('folder %d holds a shared folder; shared '
                               'folders do not nest' % folder.id)
     return folder, None
+
+
+def _is_folder_share(session, workspace):
+    """True for a workspace made by sharing a folder (mounts stand for it).
+
+    A workspace created whole (``POST /v1/workspaces``, an encrypted
+    one for instance) is shared too, but is mounted nowhere: its owner
+    shares its folders as from a private workspace.
+    """
+    return workspace.is_shared and session.scalar(
+        select(Mount.item_id).where(Mount.workspace_id == workspace.id)
+        .limit(1)) is not None
 
 
 def _subtree(session, workspace_id, folder_id):
