@@ -179,8 +179,9 @@ def main(argv=None):
     for name in args.only or available():
         if name in args.skip:
             continue
+        where = machine()  # the commit measured, the load it started in
         output, status = run_one(name, extra)
-        sections[name] = section(name, output, machine())
+        sections[name] = section(name, output, where)
         if status:
             failed.append(name)
     write_report(sections)
