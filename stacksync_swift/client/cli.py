@@ -41,7 +41,12 @@ refused before anything is sent or received: the workspace's passphrase
 verifier (:class:`.codec.Verifier`) does not open. ``--encrypt-names``
 (with ``workspace create --encrypted``) also encrypts file and folder
 names; the verifier records that choice, so every device and member
-follows it, ``sync`` included (:mod:`.names`). Deleting many files in one
+follows it, ``sync`` included (:mod:`.names`). A folder shared out of
+an encrypted workspace keeps that workspace's key: its members give the
+same passphrase, which the sharer tells them out of band (``share``
+reminds them). The first client to open such a folder checks its key
+against the files in it before it seals the folder's verifier; the
+sharer's saved key opens it without asking. Deleting many files in one
 sync pass needs ``--allow-mass-delete``.
 """
 
@@ -128,23 +133,26 @@ class Session:
     def _make_codec(self, workspace_id):
         """The workspace's codec; an encrypted one only with the right key.
 
-        The key saved in the config folder is tried first; one the
-        workspace's verifier refuses is stale and the passphrase is asked
-        for instead. :class:`~.codec.WrongPassphrase` before any file is
-        sent or received when the passphrase does not open the workspace.
+        The keys saved in the config folder are tried first
+        (:meth:`_keys_at_hand`); one the workspace refuses is stale and
+        the passphrase is asked for instead. The key is derived with the
+        workspace's key container as the salt (:func:`.codec.key_container`:
+        a folder shared out of an encrypted workspace keeps that one's).
+        :class:`~.codec.WrongPassphrase` before any file is sent or
+        received when the passphrase does not open the workspace.
         """
         workspace = self.conn.workspace(workspace_id)
         if not workspace.get('encrypted'):
             return codecs.PlainCodec()
         saved = credentials.load_key(workspace_id, self.config)
-        if saved is not None:
+        for known in self._keys_at_hand(workspace, saved):
             try:
-                return self._open(workspace, saved, *saved)
+                return self._open(workspace, saved, *known)
             except codecs.WrongPassphrase:
                 pass
         master = codecs.derive_master_key(
             self.passphrase(workspace),
-            codecs.workspace_salt(workspace['container']))
+            codecs.workspace_salt(codecs.key_container(workspace)))
         try:
             return self._open(workspace, saved, master, bool(
                 getattr(self.args, 'encrypt_names', False)))
@@ -153,6 +161,26 @@ class Session:
                 'the passphrase of workspace %r (id %d) is wrong: it does '
                 'not open the workspace' % (workspace['name'],
                                             workspace['id']))
+
+    def _keys_at_hand(self, workspace, saved):
+        """Saved ``(key, encrypt_names)`` that may open ``workspace``.
+
+        Its own first, then those saved for other workspaces keyed with
+        the same container: a shared folder's owner holds the key of the
+        encrypted workspace it was shared from, and needs no passphrase
+        for it. The workspaces are listed only when the first one fails.
+        """
+        if saved is not None:
+            yield saved
+        wanted = codecs.key_container(workspace)
+        for other in self.conn.workspaces():
+            if other['id'] == workspace['id'] or \
+                    not other.get('encrypted') or \
+                    codecs.key_container(other) != wanted:
+                continue
+            found = credentials.load_key(other['id'], self.config)
+            if found is not None and found != saved:
+                yield found
 
     def _open(self, workspace, saved, master, encrypt_names):
         """The codec of ``master`` once the verifier accepts it.
@@ -172,10 +200,12 @@ class Session:
         """The settings sealed in the workspace's verifier.
 
         Writes the verifier first when the workspace has none (it was just
-        created, or by a client older than verifiers). Chunks are
+        created, shared out of an encrypted workspace, or set up by a
+        client older than verifiers), once the key has opened the files
+        it may already hold (:meth:`_settings_from_data`). Chunks are
         write-once, so a client racing ours may have won: the stored one
         is read back and rules. A viewer cannot write one and goes on
-        with its own settings.
+        with the settings found.
         """
         verifier = codecs.Verifier(master, workspace['container'])
         try:
@@ -183,6 +213,8 @@ class Session:
                                                      verifier.name))
         except api.NotFound:
             pass
+        encrypt_names = self._settings_from_data(workspace, master,
+                                                 encrypt_names)
         try:
             self.conn.put_chunk(workspace['id'], verifier.name,
                                 verifier.seal(encrypt_names))
@@ -190,6 +222,41 @@ class Session:
             return {'encrypt_names': encrypt_names}
         return verifier.open(self.conn.get_chunk(workspace['id'],
                                                  verifier.name))
+
+    def _settings_from_data(self, workspace, master, encrypt_names):
+        """``encrypt_names`` as the workspace's files show it, key checked.
+
+        A workspace that already holds a file must be opened by
+        ``master``: one chunk of that file is authenticated with it
+        (:class:`~.codec.WrongPassphrase` otherwise), so the first
+        client can never seal a verifier for a key that does not match
+        the data. Names are encrypted if any stored name opens with the
+        key. Only a workspace without a file takes this client's wish.
+        """
+        sample, names = self._a_stored_file(workspace)
+        if sample is None:
+            return encrypt_names
+        codec = codecs.EncryptedCodec(master)
+        chunk = sample['chunks'][0]
+        codec.check_key(chunk, self.conn.get_chunk(workspace['id'], chunk))
+        return any(codec.opens_name(name) for name in names)
+
+    def _a_stored_file(self, workspace):
+        """``(a file with content or None, the names read on the way)``.
+
+        Reads the workspace's changes from the start, a page at a time,
+        only until a file turns up.
+        """
+        cursor, names = 0, []
+        while True:
+            page = self.conn.changes(workspace['id'], cursor)
+            for entry in page['entries']:
+                names.append(entry['filename'])
+                if not entry['is_folder'] and entry.get('chunks'):
+                    return entry, names
+            if not page.get('has_more') or page['cursor'] <= cursor:
+                return None, names
+            cursor = page['cursor']
 
     def passphrase(self, workspace):
         found = os.environ.get('STACKSYNC_PASSPHRASE')
@@ -451,6 +518,26 @@ def cmd_share(args, printer, session):
     for proposal in proposals:
         printer.line('proposed %s to %s as %s (proposal %d)' % (
             args.path, proposal['addressee'], args.role, proposal['id']))
+    if session.conn.workspace(folder['workspace_id']).get('encrypted'):
+        _set_up_shared_key(session, folder)
+        printer.line('%s is encrypted: tell %s its passphrase yourself '
+                     '(the server never sees it)'
+                     % (args.path, ', '.join(args.users)))
+
+
+def _set_up_shared_key(session, folder):
+    """Seal the verifier of an encrypted folder's shared workspace now.
+
+    The shared workspace exists once a proposal of the folder was
+    accepted (``mount_workspace_id``); the sharer's key, saved for the
+    workspace the folder came from, opens it, and the verifier it writes
+    lets every member's client check its passphrase at once. Before the
+    first accept there is nothing to write: the first client to open the
+    workspace checks its key against the copied chunks instead.
+    """
+    shared_id = folder.get('mount_workspace_id')
+    if shared_id is not None:
+        session.codec(shared_id)
 
 
 def cmd_proposals(args, printer, session):

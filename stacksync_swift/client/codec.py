@@ -31,15 +31,22 @@ Encrypted workspaces
 Keys come from a passphrase that the members share out of band::
 
     master   = scrypt(passphrase, salt, n=2**15, r=8, p=1) (32 bytes)
-    salt     = SHA-256("stacksync-workspace-salt:" + workspace container)
+    salt     = SHA-256("stacksync-workspace-salt:" + key container)
     name key = HKDF-SHA256(master, info="stacksync chunk names")
     data key = HKDF-SHA256(master, info="stacksync chunk data")
     file key = HKDF-SHA256(master, info="stacksync file names", 64 bytes)
     hash key = HKDF-SHA256(master, info="stacksync content hashes")
 
-The container name (``ws-`` and a random UUID chosen by the server when
-the workspace is created) makes the salt unique per workspace, and every
-member can read it from ``GET /v1/workspaces``.
+The key container is a container name (``ws-`` and a random UUID chosen
+by the server when a workspace is created), which makes the salt unique
+per workspace; every member reads it as ``key_container`` from
+``GET /v1/workspaces`` (:func:`key_container`). It is the workspace's
+own ``container``, except for a folder shared out of an encrypted
+workspace: the server moves it into a new workspace with a new
+container and copies its chunks there as they are, still sealed with
+the key of the workspace it came from, so it keeps that workspace's key
+container, and members of the shared folder share that passphrase (out
+of band, like any other).
 
 ``name = chk-<HMAC-SHA256(name key, plaintext)>``: identical chunks still
 get one name, so deduplication works within the workspace, but the name
@@ -72,14 +79,24 @@ one running ``stacksync workspace create --encrypted``)::
         associated data = the name)
     verifier key = HKDF-SHA256(master, info="stacksync passphrase verifier")
 
-Everyone can find it (the name comes from the container's public name),
-only the right key opens it. The sealed ``settings`` are the workspace's
+Everyone can find it (the name comes from the container's public name:
+the workspace's own, even when the key container is another), only the
+right key opens it. The sealed ``settings`` are the workspace's
 choices every member must share, ``{"encrypt_names": bool}``: a second
 device learns from them whether names are encrypted instead of trusting
 its own command line. Chunks are write-once, so the first verifier stays;
 a client that writes one reads it back and follows what is stored. The
 verifier tells an attacker nothing that a sealed chunk does not already
 allow (each guess costs an scrypt derivation either way).
+
+A workspace may hold files before it holds a verifier: a folder shared
+out of an encrypted workspace arrives with its sealed chunks, and the
+verifier of the workspace it came from is not copied. Then the first
+client must not seal a verifier for whatever key it was given: it opens
+one chunk of one file first (:meth:`EncryptedCodec.check_key`; a wrong
+key fails AES-GCM's authentication), and learns the names setting from
+that file's stored name (:meth:`EncryptedCodec.opens_name`). Only a
+workspace with no file yet takes the first client's key as it is.
 
 Everything here is ``cryptography``'s primitives; nothing is hand-made.
 """
@@ -206,8 +223,18 @@ class PlainCodec:
 
 
 def workspace_salt(container):
-    """The scrypt salt of a workspace, from its container's name."""
+    """The scrypt salt of a workspace, from its key container's name."""
     return hashlib.sha256(SALT_PREFIX + container.encode('utf-8')).digest()
+
+
+def key_container(workspace):
+    """The container name that salts a workspace's key (module doc).
+
+    ``workspace`` is its JSON from the API. A server older than
+    ``key_container`` knows no shared encrypted folders: every workspace
+    keys with its own container there.
+    """
+    return workspace.get('key_container') or workspace['container']
 
 
 def derive_master_key(passphrase, salt):
@@ -278,6 +305,37 @@ class EncryptedCodec:
                                'name' % name)
         return plaintext
 
+    def check_key(self, name, body):
+        """Refuse a key that did not seal the stored chunk ``name``.
+
+        :class:`WrongPassphrase` when AES-GCM does not authenticate
+        ``body`` with this key; :class:`CorruptChunk` when it is no
+        sealed chunk at all. Only the tag is checked, not the content.
+        """
+        if body[:1] != ENCRYPTED_VERSION or \
+                len(body) < 1 + NONCE_SIZE + 16:
+            raise CorruptChunk('chunk %s is not sealed by this client'
+                               % name)
+        nonce = body[1:1 + NONCE_SIZE]
+        try:
+            self._aead.decrypt(nonce, body[1 + NONCE_SIZE:],
+                               name.encode('ascii'))
+        except InvalidTag:
+            raise WrongPassphrase('the passphrase is wrong: it does not '
+                                  'open the chunks of this workspace')
+
+    def opens_name(self, stored):
+        """True if ``stored`` is a file name sealed with this key.
+
+        Deterministic AES-SIV authenticates too: a clear name, or one
+        sealed with another key, never opens.
+        """
+        try:
+            self._open_name(stored)
+        except CorruptChunk:
+            return False
+        return True
+
     def content_hash(self, sha256_hex):
         """A keyed stand-in for the SHA-256 in a file's metadata.
 
@@ -299,6 +357,9 @@ class EncryptedCodec:
         """The file name of a stored (encrypted) name."""
         if not self.encrypt_names:
             return stored
+        return self._open_name(stored)
+
+    def _open_name(self, stored):
         padded = stored + '=' * (-len(stored) % 4)
         try:
             sealed = base64.urlsafe_b64decode(padded.encode('ascii'))

@@ -214,3 +214,57 @@ def test_something_else_under_the_verifier_name_is_damage(master):
     with pytest.raises(codec.CorruptChunk, match='damaged'):
         verifier.open(b'\x01short')
     assert codec.CorruptChunk.hint
+
+
+# -- the key container, and checking a key against stored chunks --
+
+def test_the_key_container_is_the_workspaces_own_by_default():
+    workspace = {'id': 3, 'container': 'ws-own', 'key_container': 'ws-own'}
+    assert codec.key_container(workspace) == 'ws-own'
+
+
+def test_a_shared_folder_keys_with_the_container_it_came_from(master):
+    shared = {'id': 4, 'container': 'ws-new', 'key_container': 'ws-abc'}
+    assert codec.key_container(shared) == 'ws-abc'
+    # The passphrase then derives the key its copied chunks were sealed
+    # with, in the workspace they came from.
+    again = codec.derive_master_key(
+        'correct horse', codec.workspace_salt(codec.key_container(shared)))
+    assert again == master
+
+
+def test_a_server_without_key_containers_keys_with_the_container():
+    assert codec.key_container({'id': 3, 'container': 'ws-own'}) == 'ws-own'
+    assert codec.key_container({'id': 3, 'container': 'ws-own',
+                                'key_container': None}) == 'ws-own'
+
+
+def test_the_sealing_key_passes_the_check(sealed, master):
+    name, body = sealed.encode(TEXT)
+    codec.EncryptedCodec(master).check_key(name, body)
+
+
+def test_another_key_fails_the_check_as_a_wrong_passphrase(sealed):
+    name, body = sealed.encode(TEXT)
+    other = codec.EncryptedCodec(codec.derive_master_key(
+        'correct horse', codec.workspace_salt('ws-new')))
+    with pytest.raises(codec.WrongPassphrase, match='passphrase is wrong'):
+        other.check_key(name, body)
+
+
+def test_a_body_that_is_no_sealed_chunk_fails_the_check_as_damage(sealed):
+    with pytest.raises(codec.CorruptChunk):
+        sealed.check_key(chunking.chunk_name(TEXT), TEXT)
+    with pytest.raises(codec.CorruptChunk):
+        sealed.check_key('chk-x', b'\x01short')
+
+
+def test_only_names_sealed_with_the_key_open(sealed, master):
+    stored = sealed.encrypt_name('plans.txt')
+    names_off = codec.EncryptedCodec(master)
+    assert names_off.opens_name(stored)
+    assert not names_off.opens_name('plans.txt')
+    assert not names_off.opens_name('AAAAAAAAAAAAAAAAAAAAAAAAAAAA')
+    other = codec.EncryptedCodec(codec.derive_master_key(
+        'wrong horse', codec.workspace_salt('ws-abc')), encrypt_names=True)
+    assert not other.opens_name(stored)
