@@ -607,11 +607,11 @@ def cmd_sync(args, printer, session):
     # Names are sealed for the server and opened for the engine in the
     # workspaces that encrypt them; the others pass through.
     remote = names.NameCipher(session.conn, session.codec)
-    # The private workspace syncs with its shared folders inside it (see
-    # mounts.py); a workspace named with --workspace syncs alone.
+    # A workspace syncs with the shared folders mounted in it (see
+    # mounts.py), unless --no-mounts.
     parts = (fs, remote, lambda space: session.codec(space['id']), db,
              localfs.SystemClock(), session.conn.device, options)
-    if args.workspace is None and not args.no_mounts:
+    if not args.no_mounts:
         syncer = mounts.MountedSync(*parts, notify=printer.line)
     else:
         syncer = engine.SyncEngine(*parts)

@@ -170,11 +170,13 @@ def live_mounts(items):
 
 
 class MountedSync:
-    """The private workspace at the top of ``fs``, shares inside it.
+    """A workspace at the top of ``fs`` (the private one unless
+    ``options.workspace_id`` names another), shares inside it.
 
     The arguments are :class:`~.engine.SyncEngine`'s (``options`` serves
-    every engine; its ``workspace_id`` and ``exclude`` are set here), plus
-    ``notify(text)`` for the events of the module docstring.
+    every engine; the shares' ``workspace_id`` and everyone's ``exclude``
+    are set here), plus ``notify(text)`` for the events of the module
+    docstring.
     """
 
     def __init__(self, fs, remote, codec_for_workspace, state, clock,
@@ -189,8 +191,7 @@ class MountedSync:
         self.notify = notify or (lambda text: None)
         self.root = SyncEngine(
             fs, remote, codec_for_workspace, state, clock, device_name,
-            dataclasses.replace(self.options, workspace_id=None,
-                                exclude=self._settle))
+            dataclasses.replace(self.options, exclude=self._settle))
         self.engines = {}       # workspace id -> SyncEngine
         self.mounts = None      # settled this pass: {workspace id: Mount}
         self._events = []
@@ -257,6 +258,9 @@ class MountedSync:
         """The private engine's pass; again from cursor 0 if the mirror
         turns out to be too old (:meth:`_mirror_is_stale`)."""
         summary = self.root.sync_once()
+        # Members' mount items live in their private workspaces only.
+        if self.options.workspace_id is not None:
+            self._mirror_checked = True
         if self._mirror_checked or not summary.converged or \
                 not self._mirror_is_stale():
             return summary

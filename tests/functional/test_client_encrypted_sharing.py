@@ -121,6 +121,18 @@ def test_bob_syncs_the_shared_folder_with_the_vaults_passphrase(
         PLANS[os.path.join('budget', 'costs.csv')]
     assert_only_ciphertext(container_objects(cluster, shared['container']))
 
+    # The vault's own folder follows the shared folder mounted in it.
+    laptop = tmp_path / 'alice-laptop'
+    alice.run('sync', str(laptop), '--workspace', vault)
+    assert tree(laptop)[os.path.join('plans', 'draft.txt')] == \
+        b'the secret plan, from bob\n'
+    write(laptop / 'plans' / 'draft.txt', b'the plan, as alice left it\n')
+    alice.run('sync', str(laptop), '--workspace', vault)
+    bob.run('sync', str(theirs))
+    assert tree(theirs)[os.path.join('plans', 'draft.txt')] == \
+        b'the plan, as alice left it\n'
+    assert tree(laptop)['diary.txt'] == b'stays in the vault'
+
 
 def test_a_wrong_passphrase_is_refused_and_seals_nothing(
         alice, bob, cluster, tmp_path, passphrase, monkeypatch):
