@@ -8,6 +8,9 @@ installation account, reached only through pre-authorized subrequests
 (:func:`swift.common.wsgi.make_pre_authed_request`, ``swift.source`` ``SS``)
 sent to the rest of the proxy pipeline below ``stacksync_api``. Nothing here
 talks HTTP to the proxy itself, and every response body is read or closed.
+A subrequest carries only the query string given here, never the client's
+(Swift's ``make_env`` would copy it): a client must not pick Swift
+parameters such as ``multipart-manifest`` for pre-authorized requests.
 
 Contracts (DESIGN.md "Chunks"):
 
@@ -162,6 +165,12 @@ class ChunkStore:
 
     @staticmethod
     def _subrequest(env, method, path, headers=None, body=None):
+        # Swift's make_env copies the client request's QUERY_STRING into a
+        # subrequest whose path has no query of its own: a client could then
+        # choose e.g. ``multipart-manifest=put`` for our pre-authorized chunk
+        # PUTs. An explicit empty query keeps every client parameter out.
+        if '?' not in path:
+            path += '?'
         req = make_pre_authed_request(env, method, path, headers=headers,
                                       body=body, swift_source=SWIFT_SOURCE)
         # We act as the installation account's owner: without swift_owner

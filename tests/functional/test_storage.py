@@ -10,6 +10,7 @@ admin with python-swiftclient over HTTP.
 
 import hashlib
 import io
+import json
 import random
 import tracemalloc
 import uuid
@@ -115,6 +116,21 @@ def test_put_chunk_is_write_once(store, env, admin, workspace):
     assert admin.get_object(workspace, name)[1] == data
     with pytest.raises(storage.ChunkNameMismatch):
         store.put_chunk(env, workspace, name, b'other')
+
+
+def test_a_client_query_cannot_make_a_chunk_a_manifest(store, env, admin,
+                                                       workspace):
+    segment = b'someone else\'s chunk'
+    store.put_chunk(env, workspace, chunking.chunk_name(segment), segment)
+    manifest = json.dumps([{'path': '/%s/%s' % (
+        workspace, chunking.chunk_name(segment))}]).encode()
+    env = dict(env, QUERY_STRING='name=f&multipart-manifest=put')
+    name = chunking.chunk_name(manifest)
+    assert store.put_chunk(env, workspace, name, manifest)
+    headers, stored = admin.get_object(workspace, name)
+    assert 'x-static-large-object' not in headers
+    assert stored == manifest
+    assert b''.join(store.read_chunk(env, workspace, name)) == manifest
 
 
 def test_store_and_read_back_50_mib(store, env, workspace):

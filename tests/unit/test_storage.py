@@ -172,6 +172,17 @@ def test_put_chunk_is_write_once_with_etag(store, swift, env):
     assert_pre_authed(call)
 
 
+def test_subrequests_never_inherit_the_client_query(store, swift, env):
+    # A client must not choose Swift parameters (here: turn our chunk PUT
+    # into an SLO manifest PUT) for our pre-authorized subrequests.
+    env['QUERY_STRING'] = 'name=f&multipart-manifest=put'
+    data = b'[{"path": "/other/chunk"}]'
+    store.put_chunk(env, 'ws', chunking.chunk_name(data), data)
+    b''.join(store.read_chunk(env, 'ws', chunking.chunk_name(data)))
+    assert [(c['method'], c['query']) for c in swift.calls] == [
+        ('PUT', ''), ('GET', '')]
+
+
 def test_put_chunk_already_there_is_dedup(store, swift, env):
     data = b'twice'
     name = chunking.chunk_name(data)
