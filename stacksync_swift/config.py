@@ -50,6 +50,7 @@ class Settings:
     keystone_user_domain: str = 'Default'
     pipeline_check: bool = True
     web_prefix: str = '/stacksync/'
+    chunk_etag: bool = False
 
     @property
     def event_transport_url(self):
@@ -134,7 +135,9 @@ def parse(conf):
         keystone_user_domain=conf.get('keystone_user_domain',
                                       'Default').strip() or 'Default',
         pipeline_check=config_true_value(
-            conf.get('pipeline_check', defaults.pipeline_check)))
+            conf.get('pipeline_check', defaults.pipeline_check)),
+        chunk_etag=config_true_value(
+            conf.get('chunk_etag', defaults.chunk_etag)))
 
 
 def _web_prefix(value):

@@ -21,21 +21,43 @@ Contracts (DESIGN.md "Chunks"):
   on upload (:meth:`ChunkStore.put_chunk` with ``verify``) and each chunk
   read whole is checked again on download. An encrypted workspace's names
   are HMACs the server cannot check: callers pass ``verify=False``.
-* Every upload carries the MD5 ``Etag`` so Swift rejects bytes damaged on
-  the way to the object server (422).
+* A chunk PUT carries no MD5 ``Etag`` unless the operator sets
+  ``chunk_etag = true`` (:attr:`ChunkStore.chunk_etag`). Every chunk
+  already has an end-to-end check stronger than MD5: a plain chunk's
+  SHA-256 name, computed or checked by the proxy from the very bytes it
+  sends and checked again by the proxy on every whole-chunk read (and by
+  the sync client); an encrypted chunk's authenticated encryption, checked
+  by the client on every read. What the Etag adds is the *moment* of
+  detection for damage between the proxy and the object server, a hop
+  that TCP protects as it protects every other hop inside Swift (Swift
+  itself accepts client PUTs without an Etag): with it, Swift refuses
+  such bytes at once (422); without it, the damage is found at the first
+  whole read (:class:`CorruptChunk`, logged, never served as file data),
+  and until the chunk is repaired a later upload of the same bytes
+  deduplicates against it. The price of the Etag is an MD5 pass in the
+  proxy over every byte uploaded, its largest single upload cost: on the
+  all-in-one (``benchmarks/bench_api.py``, 256 MiB) the proxy spent about
+  1.9 s of CPU on the upload with it and 1.5 s without (a raw Swift PUT of
+  the same bytes: 0.25 s). So it is off by default; turn it on where
+  write-time refusal matters more than proxy CPU.
 
 Failures of Swift raise :class:`StorageError` with Swift's status; the API
 maps them to its JSON errors. Memory stays flat whatever the file size: an
 upload holds FastCDC's 8 MiB buffer and the chunks in flight (at most
 :data:`PUT_CONCURRENCY` of them, each at most 4 MiB, see
-:mod:`stacksync_swift.chunking`), a download one Swift read buffer.
+:mod:`stacksync_swift.chunking`); a download streams one chunk's Swift
+response at a time and holds up to :data:`GET_PREFETCH` more responses
+open, whose bytes wait in the kernel's socket buffers, not in the proxy.
 
 Concurrency: :meth:`ChunkStore.store_stream` keeps up to
 :data:`PUT_CONCURRENCY` chunk PUTs in flight in eventlet green threads
 while it reads and cuts the next chunk, and :meth:`ChunkStore.chunk_sizes`
-sends its HEADs the same way. In the proxy (eventlet monkey-patched) they
-overlap; called from plain threads (tests, tools) the green threads simply
-run one after another, with the same results and the same memory bound.
+sends its HEADs the same way. A download opens the GETs of the next
+:data:`GET_PREFETCH` chunks while the current one streams out (see
+:meth:`ChunkStore.iter_content`). In the proxy (eventlet monkey-patched)
+they overlap; called from plain threads (tests, tools) the green threads
+simply run one after another, with the same results and the same memory
+bound.
 
 Chunk sizes and existence are facts that never change once a chunk is
 stored (write-once), so the store remembers them per process
@@ -47,9 +69,11 @@ import collections
 import hashlib
 import json
 from typing import NamedTuple
+from typing import Optional
 
 from eventlet import GreenPile
 from eventlet import GreenPool
+from eventlet import spawn
 from swift.common.utils import FileLikeIter
 from swift.common.utils import close_if_possible
 from swift.common.utils import closing_if_possible
@@ -70,6 +94,14 @@ DELETE_ROUNDS = 3
 # Measured on the all-in-one (benchmarks/bench_api.py): 4 keeps the object
 # server busy while the proxy cuts and hashes the next chunk.
 PUT_CONCURRENCY = 4
+# Chunk GETs opened ahead of the chunk streaming out of a download. Each
+# holds one backend connection; the object server fills its socket buffers
+# while the proxy sends the current chunk, so the next one starts at once
+# instead of after a connect and the object server's open. Measured on the
+# all-in-one (benchmarks/bench_api.py, 256 MiB): 1 ahead took the download
+# from 3.45 to 3.26 s (medians of three best-of-2 runs); 2 or 3 did no
+# better there, where the proxy's CPU, not latency, is the limit.
+GET_PREFETCH = 1
 # Remembered (container, chunk) -> size entries per process (about 150 bytes
 # each).
 KNOWN_CHUNKS = 200000
@@ -129,6 +161,10 @@ class ChunkStore:
 
     :param app: the WSGI app below ``stacksync_api`` in the proxy pipeline
     :param account: the installation account, e.g. ``AUTH_stacksync``
+    :param chunk_etag: send the MD5 ``Etag`` with every chunk PUT, so Swift
+        refuses bytes damaged on their way to the object server (see the
+        module docstring for why it is off by default)
+    :param prefetch: chunk GETs a download opens ahead of the one it sends
 
     Every method takes ``env``, the WSGI environment of the request being
     served; subrequests inherit its transaction id, ``swift.cache`` and
@@ -136,11 +172,14 @@ class ChunkStore:
     """
 
     def __init__(self, app, account, logger=None,
-                 concurrency=PUT_CONCURRENCY):
+                 concurrency=PUT_CONCURRENCY, chunk_etag=False,
+                 prefetch=GET_PREFETCH):
         self.app = app
         self.account = account
         self.logger = logger or get_logger({}, log_route='stacksync_storage')
         self.concurrency = concurrency
+        self.chunk_etag = chunk_etag
+        self.prefetch = prefetch
         self._known = _KnownChunks(KNOWN_CHUNKS)
 
     # -- subrequests -------------------------------------------------------
@@ -315,10 +354,11 @@ class ChunkStore:
             raise ChunkNameMismatch('chunk bytes do not hash to %s' % name)
         path = self._path(container, name)
         headers = {'If-None-Match': '*',
-                   'Etag': hashlib.md5(data,
-                                       usedforsecurity=False).hexdigest(),
                    'Content-Length': str(len(data)),
                    'Content-Type': 'application/octet-stream'}
+        if self.chunk_etag:
+            headers['Etag'] = hashlib.md5(
+                data, usedforsecurity=False).hexdigest()
         status, _ = self._call(env, 'PUT', path, headers, data)
         written = self._written(status, 'PUT', path)
         self._known.add(container, name, len(data))
@@ -438,10 +478,12 @@ class ChunkStore:
             ``chk-<sha256>`` name (plain workspaces)
 
         Partial first and last chunks are ranged GETs. A generator: nothing
-        is requested before the first ``next()``. A corrupt or missing chunk
-        raises :class:`StorageError` (:class:`CorruptChunk`) mid-stream,
-        after earlier bytes were sent, so the client sees a response
-        shorter than its Content-Length and never takes it for the file.
+        is requested before the first ``next()``; from then on the GETs of
+        the next :attr:`prefetch` chunks are opened while the current one
+        streams out (:meth:`_stream`). A corrupt or missing chunk raises
+        :class:`StorageError` (:class:`CorruptChunk`) mid-stream, after
+        earlier bytes were sent, so the client sees a response shorter than
+        its Content-Length and never takes it for the file.
         """
         total = sum(size for _name, size in chunks)
         end = total if end is None else min(end, total)
@@ -449,48 +491,85 @@ class ChunkStore:
             raise ValueError('bad range [%r, %r)' % (start, end))
         if start == end:
             return
-        for name, size, first, last in _pieces(chunks, start, end):
-            yield from self._read_chunk(env, container, name, size,
-                                        first, last, verify)
+        yield from self._stream(env, container,
+                                _pieces(chunks, start, end), verify)
 
     def iter_chunks(self, env, container, names, verify=True):
         """Stream whole chunks ``names`` one after another.
 
         Needs no sizes (a full download): each chunk is checked against its
         own Content-Length and, with ``verify``, its name. Like
-        :meth:`iter_content`, a generator that raises
-        :class:`StorageError` where a chunk is missing or corrupt.
+        :meth:`iter_content`, a generator that opens the next chunks' GETs
+        ahead and raises :class:`StorageError` where a chunk is missing or
+        corrupt.
         """
-        for name in names:
-            yield from self.read_chunk(env, container, name, verify)
+        return self._stream(env, container,
+                            (_Piece(name) for name in names), verify)
 
     def read_chunk(self, env, container, name, verify=True):
         """Stream one whole chunk, checked as :meth:`iter_chunks` does."""
-        return self._read_chunk(env, container, name, None, 0, None, verify)
+        return self._stream(env, container, [_Piece(name)], verify)
 
-    def _read_chunk(self, env, container, name, size, first, last, verify):
-        """Bytes ``[first, last)`` of one chunk of ``size`` bytes.
+    def _stream(self, env, container, pieces, verify):
+        """The bytes of ``pieces`` (:class:`_Piece`) in order.
 
-        ``size`` None reads the whole chunk, whatever its size.
+        The GET of a piece is sent up to :attr:`prefetch` pieces before its
+        bytes are needed, in a green thread, and its response left unread
+        until its turn: the proxy holds no more than one Swift read buffer
+        per open response, the rest waits in socket buffers. Closing the
+        generator (a client gone) closes every response opened ahead.
+
+        A response left unread is subject to the object server's
+        ``client_timeout`` (60 s by default) like the one being streamed to
+        a stalled client already was: a client that takes longer than that
+        over ``prefetch`` chunks gets a short response, and retries.
         """
-        path = self._path(container, name)
-        whole = size is None or (first == 0 and last == size)
-        headers = {} if whole else {'Range': 'bytes=%d-%d' % (first,
-                                                              last - 1)}
-        resp = self._response(env, 'GET', path, headers)
+        pieces = iter(pieces)
+        ahead = collections.deque()
+        try:
+            while True:
+                self._open_ahead(env, container, pieces, ahead)
+                if not ahead:
+                    return
+                piece, opening = ahead.popleft()
+                yield from self._read_piece(container, piece, opening.wait(),
+                                            verify)
+        finally:
+            for _piece, opening in ahead:
+                _discard(opening)
+
+    def _open_ahead(self, env, container, pieces, ahead):
+        """Start GETs until ``ahead`` holds the current piece + prefetch."""
+        while len(ahead) <= self.prefetch:
+            piece = next(pieces, None)
+            if piece is None:
+                return
+            ahead.append((piece, spawn(self._open_piece, env, container,
+                                       piece)))
+
+    def _open_piece(self, env, container, piece):
+        """Send the GET of one piece; its body is read later, in order."""
+        headers = {} if piece.whole else {
+            'Range': 'bytes=%d-%d' % (piece.first, piece.last - 1)}
+        return self._response(env, 'GET', self._path(container, piece.name),
+                              headers)
+
+    def _read_piece(self, container, piece, resp, verify):
+        """Stream an opened piece's body, then check its size and hash."""
+        path = self._path(container, piece.name)
         with closing_if_possible(resp.app_iter):
-            if resp.status_int != (200 if whole else 206):
+            if resp.status_int != (200 if piece.whole else 206):
                 self._fail('GET', path, resp.status_int)
-            hasher = hashlib.sha256() if whole and verify else None
-            if size is None:
-                last = resp.content_length
+            hasher = hashlib.sha256() if piece.whole and verify else None
+            expected = resp.content_length if piece.size is None else \
+                piece.last - piece.first
             received = 0
-            for piece in resp.app_iter:
-                received += len(piece)
+            for data in resp.app_iter:
+                received += len(data)
                 if hasher:
-                    hasher.update(piece)
-                yield piece
-        self._check_read(path, name, last - first, received, hasher)
+                    hasher.update(data)
+                yield data
+        self._check_read(path, piece.name, expected, received, hasher)
 
     def _check_read(self, path, name, expected, received, hasher):
         problem = None
@@ -503,8 +582,34 @@ class ChunkStore:
             raise CorruptChunk('corrupt chunk %s: %s' % (path, problem))
 
 
+class _Piece(NamedTuple):
+    """Bytes ``[first, last)`` of chunk ``name`` of ``size`` bytes.
+
+    ``size`` None: the whole chunk, whatever its size (``last`` unused).
+    """
+
+    name: str
+    size: Optional[int] = None
+    first: int = 0
+    last: Optional[int] = None
+
+    @property
+    def whole(self):
+        return self.size is None or (self.first == 0 and
+                                     self.last == self.size)
+
+
+def _discard(opening):
+    """Close the response of a GET opened ahead and no longer wanted."""
+    try:
+        resp = opening.wait()
+    except Exception:   # its failure no longer matters to anyone
+        return
+    close_if_possible(resp.app_iter)
+
+
 def _pieces(chunks, start, end):
-    """(name, size, first, last) of each chunk overlapping [start, end)."""
+    """The :class:`_Piece` of each chunk overlapping [start, end)."""
     offset = 0
     for name, size in chunks:
         chunk_start, offset = offset, offset + size
@@ -512,8 +617,8 @@ def _pieces(chunks, start, end):
             continue
         if chunk_start >= end:
             return
-        yield (name, size, max(start, chunk_start) - chunk_start,
-               min(end, offset) - chunk_start)
+        yield _Piece(name, size, max(start, chunk_start) - chunk_start,
+                     min(end, offset) - chunk_start)
 
 
 class _KnownChunks:

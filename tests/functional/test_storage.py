@@ -118,6 +118,24 @@ def test_put_chunk_is_write_once(store, env, admin, workspace):
         store.put_chunk(env, workspace, name, b'other')
 
 
+@pytest.mark.parametrize('chunk_etag', [False, True])
+def test_swift_records_the_md5_with_or_without_chunk_etag(
+        pipeline, cluster, env, admin, workspace, chunk_etag):
+    api, = [f for f in pipeline if isinstance(f, StackSyncAPI)]
+    store = storage.ChunkStore(api.app, cluster.storage_account,
+                               chunk_etag=chunk_etag)
+    data = random.Random(chunk_etag).randbytes(MiB)
+    name = chunking.chunk_name(data)
+    assert store.put_chunk(env, workspace, name, data) is True
+    # The object server hashes what it received either way (its auditor
+    # checks the disk against that); the option only decides whether the
+    # proxy's own MD5 is compared with it before the write is accepted.
+    headers, stored = admin.get_object(workspace, name)
+    assert headers['etag'] == hashlib.md5(
+        data, usedforsecurity=False).hexdigest()
+    assert stored == data
+
+
 def test_a_client_query_cannot_make_a_chunk_a_manifest(store, env, admin,
                                                        workspace):
     segment = b'someone else\'s chunk'
@@ -227,3 +245,23 @@ def test_store_stream_memory_stays_flat(store, env, workspace):
     # read buffers (measured: 12 MiB; 46 MiB when subrequest inputs were
     # left to the garbage collector). A bound on memory, not a timing.
     assert peak < 32 * MiB, 'peak %.1f MiB' % (peak / MiB)
+
+
+def test_download_memory_stays_flat_with_prefetch(store, env, workspace):
+    size = 64 * MiB
+    stream = GeneratedStream(size, seed=64)
+    result = store.store_stream(env, workspace, stream, size)
+    read_back = hashlib.sha256()
+    tracemalloc.start()
+    try:
+        for piece in store.iter_content(env, workspace, result.chunks):
+            read_back.update(piece)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert store.prefetch >= 1
+    assert read_back.hexdigest() == stream.hash.hexdigest()
+    # The chunks opened ahead wait in socket buffers, not in the proxy: a
+    # few Swift read buffers at a time (not a whole chunk of about 1 MiB).
+    # A bound on memory, not a timing.
+    assert peak < MiB, 'peak %.1f MiB' % (peak / MiB)

@@ -12,6 +12,7 @@ def test_defaults():
     assert settings.auth_mode == 'oauth'
     assert settings.default_quota == 10 * 1024 ** 3
     assert settings.pipeline_check is True
+    assert settings.chunk_etag is False
 
 
 def test_values_are_parsed():
@@ -22,12 +23,13 @@ def test_values_are_parsed():
                              'default_quota': '0',
                              'events_url': 'amqp://rabbit//',
                              'long_poll_timeout': '60',
-                             'pipeline_check': 'no'})
+                             'pipeline_check': 'no',
+                             'chunk_etag': 'true'})
     assert settings == config.Settings(
         storage_account='AUTH_ss', database_url='postgresql+psycopg2://h/db',
         auth_mode='keystone', keystone_auth_url='http://ks:5000/v3',
         default_quota=0, events_url='amqp://rabbit//',
-        long_poll_timeout=60, pipeline_check=False)
+        long_poll_timeout=60, pipeline_check=False, chunk_etag=True)
     assert settings.event_transport_url == 'amqp://rabbit//'
 
 

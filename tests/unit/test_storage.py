@@ -5,6 +5,7 @@ import io
 import json
 import random
 
+import eventlet
 import pytest
 from swift.common import swob
 
@@ -160,16 +161,28 @@ def test_container_names_are_quoted(store, swift, env):
 
 # -- single chunks -----------------------------------------------------------
 
-def test_put_chunk_is_write_once_with_etag(store, swift, env):
+def test_put_chunk_is_write_once(store, swift, env):
     data = b'hello chunk'
     assert store.put_chunk(env, 'ws', chunking.chunk_name(data), data)
     call, = swift.calls
     assert (call['method'], call['path']) == ('PUT', chunk_path(data))
     assert call['headers']['If-None-Match'] == '*'
-    assert call['headers']['Etag'] == hashlib.md5(
-        data, usedforsecurity=False).hexdigest()
+    assert call['headers']['Content-Length'] == str(len(data))
+    # No MD5 pass by default: the name is the chunk's checksum.
+    assert 'Etag' not in call['headers']
     assert call['body'] == data
     assert_pre_authed(call)
+
+
+@pytest.mark.parametrize('verify', [True, False])
+def test_put_chunk_with_chunk_etag_sends_the_md5(swift, env, verify):
+    store = storage.ChunkStore(swift, ACCOUNT, chunk_etag=True)
+    data = b'hello chunk'
+    assert store.put_chunk(env, 'ws', chunking.chunk_name(data), data,
+                           verify=verify)
+    call, = swift.calls
+    assert call['headers']['Etag'] == hashlib.md5(
+        data, usedforsecurity=False).hexdigest()
 
 
 def test_subrequests_never_inherit_the_client_query(store, swift, env):
@@ -328,7 +341,52 @@ def test_iter_content_requests_nothing_until_read(store, swift, env,
     assert swift.calls == []
     next(content)
     content.close()     # a client gone mid-download
-    assert len(swift.calls) == 1
+    # The chunk sent and the ones opened ahead; the fixture checks that
+    # closing closed every response.
+    assert len(swift.calls) == 1 + store.prefetch < len(chunks)
+
+
+def many_chunks(swift, count):
+    pieces = [random_bytes(50 + seed, seed) for seed in range(count)]
+    for piece in pieces:
+        swift.store(chunk_path(piece), piece)
+    return pieces, [(chunking.chunk_name(p), len(p)) for p in pieces]
+
+
+@pytest.mark.parametrize('prefetch', [0, 1, 3])
+def test_downloads_open_at_most_prefetch_chunks_ahead(swift, env, prefetch):
+    store = storage.ChunkStore(swift, ACCOUNT, prefetch=prefetch)
+    pieces, chunks = many_chunks(swift, 8)
+    received = []
+    for data in store.iter_content(env, 'ws', chunks):
+        received.append(data)
+        eventlet.sleep(0)   # let the GETs started ahead run
+        # Requested: every chunk received so far, and `prefetch` more. Open:
+        # the one being read and those opened ahead, no more.
+        assert len(swift.calls) == min(len(received) + prefetch, 8)
+        assert swift.open_bodies <= 1 + prefetch
+    assert received == pieces
+    assert [c['path'] for c in swift.calls] == [
+        WS + '/' + name for name, _ in chunks]
+
+
+def test_iter_chunks_prefetches_in_order(store, swift, env):
+    pieces, chunks = many_chunks(swift, 5)
+    names = [name for name, _ in chunks]
+    assert list(store.iter_chunks(env, 'ws', names)) == pieces
+    assert [c['path'] for c in swift.calls] == [WS + '/' + n for n in names]
+
+
+def test_a_missing_chunk_opened_ahead_fails_in_its_turn(store, swift, env):
+    pieces, chunks = many_chunks(swift, 4)
+    swift.inject('GET', WS + '/' + chunks[2][0], 404)
+    content = store.iter_content(env, 'ws', chunks)
+    # Its GET was answered while chunk 1 streamed; the error waits for it.
+    assert next(content) == pieces[0]
+    assert next(content) == pieces[1]
+    with pytest.raises(storage.StorageError) as caught:
+        next(content)
+    assert caught.value.status == 404
 
 
 def test_iter_content_refuses_a_bad_range(store, env, stored):

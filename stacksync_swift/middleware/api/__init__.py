@@ -98,7 +98,8 @@ class StackSyncAPI:
         self.services = services.for_settings(settings)
         self.metadata = self.services.metadata
         self.storage = storage.ChunkStore(app, settings.storage_account,
-                                          self.logger)
+                                          self.logger,
+                                          chunk_etag=settings.chunk_etag)
         self.events = events.hub_for(settings, self.services)
         self.containers = containers.WorkspaceContainers(
             self.metadata, self.storage, self.logger)
