@@ -9,9 +9,14 @@ the same proxy over HTTP (requests, one connection per client):
 
 * uploading ``--size-mib`` of random bytes as a new file
   (``POST /v1/file``, OAuth-signed: chunked, stored, committed) against a
-  raw Swift PUT of the same bytes as one object (tempauth token);
+  raw Swift PUT of the same bytes as one object (tempauth token); each
+  repeat sends fresh bytes, so no chunk is already stored;
 * downloading it (``GET /v1/file/{id}/data``, every chunk verified)
   against a raw Swift GET of the object;
+* for reference, raw Swift storing the same bytes the way the API stores
+  them: one object per content-defined chunk (about 1 MiB), 4 PUTs in
+  flight, and reading them back in order. This is Swift's own cost of
+  many objects, which no middleware storing chunks can go below;
 * committing one small file (``POST /v1/file``, 1 KiB) against a raw
   Swift PUT of one 1 KiB object (mean of ``--small`` each).
 
@@ -19,6 +24,8 @@ Ratios (API time / raw time) are printed first. Best of ``--repeat``.
 """
 
 import argparse
+import concurrent.futures
+import io
 import os
 import secrets
 import statistics
@@ -30,6 +37,7 @@ import requests
 from requests_oauthlib import OAuth1Session
 
 from stacksync_swift import aio
+from stacksync_swift import chunking
 from stacksync_swift.chunking import MiB
 from stacksync_swift.metadata import credentials
 from stacksync_swift.metadata import db
@@ -37,16 +45,6 @@ from stacksync_swift.metadata import service
 
 API = {'X-StackSync-API': 'v1'}
 OCTETS = {'Content-Type': 'application/octet-stream'}
-
-
-def best_time(func, repeat):
-    best = None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        elapsed = time.perf_counter() - start
-        best = elapsed if best is None else min(best, elapsed)
-    return best
 
 
 class Clients:
@@ -103,29 +101,82 @@ class Clients:
         return len(self.check(self.raw.get(self.raw_url + '/' + name),
                               200).content)
 
+    def raw_chunked_upload(self, chunks, sessions):
+        """PUT each ``(name, bytes)`` as an object, one per session at a
+        time (the API's store keeps 4 chunk PUTs in flight)."""
+        def put(index):
+            session = sessions[index % len(sessions)]
+            for name, data in chunks[index::len(sessions)]:
+                self.check(session.put(self.raw_url + '/' + name, data=data,
+                                       headers=OCTETS), 201)
+        with concurrent.futures.ThreadPoolExecutor(len(sessions)) as pool:
+            list(pool.map(put, range(len(sessions))))
 
-def ratios(clients, data, repeat):
-    size = len(data)
-    created = []
+    def raw_chunked_download(self, names):
+        return sum(self.raw_download(name) for name in names)
 
-    def upload():
+    def raw_sessions(self, count):
+        sessions = []
+        for _ in range(count):
+            session = requests.Session()
+            session.headers.update(self.raw.headers)
+            sessions.append(session)
+        return sessions
+
+
+def ratios(clients, size, repeat):
+    """Best-of-``repeat`` times; every upload sends bytes new to Swift."""
+    created, objects, chunked = [], [], []
+    fresh = (os.urandom(size) for _ in iter(int, 1))
+    sessions = clients.raw_sessions(4)
+
+    def timed(func, prepare):
+        best = None
+        for _ in range(repeat):
+            argument = prepare()
+            start = time.perf_counter()
+            func(argument)
+            elapsed = time.perf_counter() - start
+            best = elapsed if best is None else min(best, elapsed)
+        return best
+
+    def api_upload(data):
         created.append(clients.api_upload(data))
+
+    def raw_upload(data):
+        objects.append('object-%s' % uuid.uuid4().hex)
+        clients.raw_upload(data, objects[-1])
+
+    def cut(data):
+        tag = uuid.uuid4().hex[:8]
+        chunks = [('%s-%06d' % (tag, n), chunk.data) for n, chunk in
+                  enumerate(chunking.iter_chunks(io.BytesIO(data)))]
+        chunked.append([name for name, _data in chunks])
+        return chunks
+
     results = {
-        'upload': (best_time(upload, repeat),
-                   best_time(lambda: clients.raw_upload(data), repeat)),
+        'upload': (timed(api_upload, lambda: next(fresh)),
+                   timed(raw_upload, lambda: next(fresh)),
+                   timed(lambda chunks: clients.raw_chunked_upload(
+                       chunks, sessions), lambda: cut(next(fresh)))),
         'download': (
-            best_time(lambda: clients.api_download(created[-1]['id']),
-                      repeat),
-            best_time(clients.raw_download, repeat)),
+            timed(lambda _: clients.api_download(created[-1]['id']),
+                  lambda: None),
+            timed(lambda _: clients.raw_download(objects[-1]), lambda: None),
+            timed(lambda _: clients.raw_chunked_download(chunked[-1]),
+                  lambda: None)),
     }
-    for name, (api_s, raw_s) in results.items():
+    for name, (api_s, raw_s, chunked_s) in results.items():
         print('%s %d MiB: API / raw Swift time ratio %.2f '
-              '(API reaches %.0f%% of raw throughput)'
-              % (name, size // MiB, api_s / raw_s, 100 * raw_s / api_s))
-    for name, (api_s, raw_s) in results.items():
+              '(API reaches %.0f%% of raw throughput; %.0f%% of raw Swift '
+              'storing the same ~1 MiB chunks as objects)'
+              % (name, size // MiB, api_s / raw_s, 100 * raw_s / api_s,
+                 100 * chunked_s / api_s))
+    for name, (api_s, raw_s, chunked_s) in results.items():
         print('  %-9s API %7.0f MB/s (%.2f s)   raw Swift %7.0f MB/s '
-              '(%.2f s)' % (name, size / api_s / 1e6, api_s,
-                            size / raw_s / 1e6, raw_s))
+              '(%.2f s)   raw Swift, chunk objects %7.0f MB/s (%.2f s)'
+              % (name, size / api_s / 1e6, api_s, size / raw_s / 1e6,
+                 raw_s, size / chunked_s / 1e6, chunked_s))
 
 
 def commit_latency(clients, count):
@@ -153,13 +204,12 @@ def main():
     parser.add_argument('--repeat', type=int, default=2)
     parser.add_argument('--small', type=int, default=50)
     args = parser.parse_args()
-    data = os.urandom(args.size_mib * MiB)
     with tempfile.TemporaryDirectory() as state, \
             aio.AllInOne(state, port=0) as cluster:
         clients = Clients(cluster)
         print('%d MiB of random bytes, HTTP through one proxy, best of %d'
               % (args.size_mib, args.repeat))
-        ratios(clients, data, args.repeat)
+        ratios(clients, args.size_mib * MiB, args.repeat)
         commit_latency(clients, args.small)
 
 
