@@ -265,3 +265,26 @@ def test_download_memory_stays_flat_with_prefetch(store, env, workspace):
     # few Swift read buffers at a time (not a whole chunk of about 1 MiB).
     # A bound on memory, not a timing.
     assert peak < MiB, 'peak %.1f MiB' % (peak / MiB)
+
+
+def test_missing_chunks_from_the_listing_of_real_swift(cluster, pipeline,
+                                                        env, admin,
+                                                        workspace):
+    """Chunks this proxy never saw (stored by another proxy): many names
+    are answered from the container listing, and what it lists is then
+    known with its size."""
+    api, = [f for f in pipeline if isinstance(f, StackSyncAPI)]
+    fresh = storage.ChunkStore(api.app, cluster.storage_account)
+    stored = [b'stored %d' % i for i in range(110)]
+    for data in stored:
+        admin.put_object(workspace, chunking.chunk_name(data), data)
+    new = sorted(chunking.chunk_name(b'new %d' % i) for i in range(40))
+    names = sorted(new + [chunking.chunk_name(d) for d in stored])
+    assert storage.LISTING_MIN_NAMES <= len(names)
+    assert fresh.missing_chunks(env, workspace, names) == new
+    assert fresh.chunk_sizes(env, workspace, [
+        chunking.chunk_name(d) for d in stored]) == [len(d) for d in stored]
+    # A few names: HEADs, same answer.
+    few = new[:2] + [chunking.chunk_name(stored[0])]
+    assert storage.ChunkStore(api.app, cluster.storage_account) \
+        .missing_chunks(env, workspace, sorted(few)) == sorted(new[:2])

@@ -514,3 +514,79 @@ def test_delete_container_listing_failure(store, swift, env):
     with pytest.raises(storage.StorageError) as caught:
         store.delete_container(env, 'ws')
     assert caught.value.status == 503
+
+
+class CountingListingSwift(ListingSwift):
+    """Listings with sizes, and a container HEAD giving the object count.
+    """
+
+    def __call__(self, env, start_response):
+        req = swob.Request(env)
+        if req.method == 'GET' and req.path == WS:
+            names = sorted(path.rsplit('/', 1)[1] for path in self.objects)
+            page = [{'name': name, 'bytes': len(self.objects[WS + '/' + name])}
+                    for name in names if name > req.params.get('marker', '')]
+            limit = int(req.params['limit'])
+            self.register('GET', WS, 200, {}, json.dumps(page[:limit]))
+            return FakeSwift.__call__(self, env, start_response)
+        if req.method == 'HEAD' and req.path == WS:
+            self.register('HEAD', WS, 204, {
+                'X-Container-Object-Count': str(len(self.objects))})
+        return super().__call__(env, start_response)
+
+
+def stored_and_new(swift, stored, new):
+    names = []
+    for i in range(stored + new):
+        data = b'chunk %d' % i
+        if i < stored:
+            swift.store(chunk_path(data), data)
+        names.append(chunking.chunk_name(data))
+    return sorted(names), {chunking.chunk_name(b'chunk %d' % i)
+                           for i in range(stored, stored + new)}
+
+
+def test_missing_chunks_of_many_read_one_listing(env, monkeypatch):
+    swift = CountingListingSwift()
+    store = storage.ChunkStore(swift, ACCOUNT)
+    monkeypatch.setattr(storage, 'LISTING_LIMIT', 50)
+    names, new = stored_and_new(swift, 120, 80)
+    missing = store.missing_chunks(env, 'ws', names)
+    assert missing == [name for name in names if name in new]
+    assert [c['method'] for c in swift.calls] == ['HEAD'] + ['GET'] * 4
+    # What the listing showed is known now: a commit check asks nothing.
+    del swift.calls[:]
+    stored = [name for name in names if name not in new]
+    assert store.chunk_sizes(env, 'ws', stored) == [
+        len(swift.objects[WS + '/' + name]) for name in stored]
+    assert swift.calls == []
+
+
+def test_missing_chunks_of_a_few_send_heads(env):
+    swift = CountingListingSwift()
+    store = storage.ChunkStore(swift, ACCOUNT)
+    names, new = stored_and_new(swift, 3, 2)
+    assert store.missing_chunks(env, 'ws', names) == [
+        name for name in names if name in new]
+    assert [c['method'] for c in swift.calls] == ['HEAD'] * 5
+    assert all(c['path'] != WS for c in swift.calls)
+
+
+def test_missing_chunks_in_a_big_container_send_heads(env, monkeypatch):
+    swift = CountingListingSwift()
+    store = storage.ChunkStore(swift, ACCOUNT)
+    monkeypatch.setattr(storage, 'LISTING_PER_NAME', 1)
+    names, new = stored_and_new(swift, 150, 100)
+    asked = names[:120]
+    assert store.missing_chunks(env, 'ws', asked) == [
+        name for name in asked if name in new]
+    assert [c['method'] for c in swift.calls].count('GET') == 0
+    assert len(swift.calls) == 1 + 120   # the count, then one HEAD each
+
+
+def test_missing_chunks_asks_nothing_about_known_ones(store, swift, env):
+    data = b'known'
+    store.put_chunk(env, 'ws', chunking.chunk_name(data), data)
+    del swift.calls[:]
+    assert store.missing_chunks(env, 'ws', [chunking.chunk_name(data)]) == []
+    assert swift.calls == []

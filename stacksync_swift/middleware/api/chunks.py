@@ -64,11 +64,10 @@ class MissingChunks(workspaces.WorkspaceController):
             raise errors.BadRequest('names is a list of at most %d chunk '
                                     'names' % service.MAX_COMMIT_ITEMS)
         workspace = self.workspace()
-        wanted = sorted(set(names))
-        sizes = self.api.storage.chunk_sizes(
-            self.req.environ, workspace['container'], wanted)
-        return router.json_response({'missing': [
-            name for name, size in zip(wanted, sizes) if size is None]})
+        return router.json_response({
+            'missing': self.api.storage.missing_chunks(
+                self.req.environ, workspace['container'],
+                sorted(set(names)))})
 
 
 @router.route(workspaces.WID + r'/chunk/(?P<name>[^/]+)')
