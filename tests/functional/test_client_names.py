@@ -19,6 +19,8 @@ from stacksync_swift.client import credentials
 from tests.functional.apiclient import APIClient
 from tests.functional.apiclient import Stores
 from tests.functional.conftest import connect
+from tests.functional.test_client import tree
+from tests.functional.test_client import write
 
 PASSPHRASE = 'correct horse battery staple'
 CLEAR_NAMES = ('report.odt', 'Ünïcode ü.txt', 'docs', 'nested',
@@ -85,22 +87,6 @@ def vault(alice, passphrase):
     out = alice.run('workspace', 'create', 'vault', '--encrypted',
                     '--encrypt-names')
     return out.split('--workspace ')[1].strip()
-
-
-def tree(folder):
-    found = {}
-    for path, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if d != '.stacksync']
-        for name in files:
-            full = os.path.join(path, name)
-            found[os.path.relpath(full, folder)] = open(full, 'rb').read()
-    return found
-
-
-def write(path, data):
-    os.makedirs(os.path.dirname(str(path)), exist_ok=True)
-    with open(str(path), 'wb') as out:
-        out.write(data)
 
 
 def sync(user, folder, workspace, device):

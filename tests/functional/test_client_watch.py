@@ -23,6 +23,8 @@ from stacksync_swift.client import cli
 from stacksync_swift.client import credentials
 from tests.functional.apiclient import APIClient
 from tests.functional.apiclient import Stores
+from tests.functional.test_client import tree
+from tests.functional.test_client import write
 
 DEADLINE = 150      # seconds; see the module docstring
 
@@ -135,23 +137,6 @@ def eventually(predicate, what, watch=None):
             pytest.fail('gave up waiting for %s%s' % (
                 what, '\n' + watch.describe() if watch else ''))
         time.sleep(0.2)
-
-
-def tree(folder):
-    found = {}
-    for path, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if d != '.stacksync']
-        for name in files:
-            full = os.path.join(path, name)
-            with open(full, 'rb') as source:
-                found[os.path.relpath(full, folder)] = source.read()
-    return found
-
-
-def write(path, data):
-    os.makedirs(os.path.dirname(str(path)), exist_ok=True)
-    with open(str(path), 'wb') as out:
-        out.write(data)
 
 
 @pytest.fixture
