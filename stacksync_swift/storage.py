@@ -288,13 +288,17 @@ class ChunkStore:
                 self._fail('DELETE', obj_path, status)
 
     def _iter_object_names(self, env, container):
+        for entry in self._iter_listing(env, container):
+            yield entry['name']
+
+    def _iter_listing(self, env, container):
+        """Every entry of the container listing, page by page."""
         marker = ''
         while True:
             page = self._list_page(env, container, marker)
             if not page:
                 return
-            for entry in page:
-                yield entry['name']
+            yield from page
             marker = page[-1]['name']
 
     def _list_page(self, env, container, marker):
@@ -381,17 +385,12 @@ class ChunkStore:
         """The chunk names the listing shows; their sizes are remembered.
         """
         listed = set()
-        marker = ''
-        while True:
-            page = self._list_page(env, container, marker)
-            if not page:
-                return listed
-            for entry in page:
-                if chunking.is_chunk_name(entry['name']):
-                    listed.add(entry['name'])
-                    self._known.add(container, entry['name'],
-                                    int(entry['bytes']))
-            marker = page[-1]['name']
+        for entry in self._iter_listing(env, container):
+            if chunking.is_chunk_name(entry['name']):
+                listed.add(entry['name'])
+                self._known.add(container, entry['name'],
+                                int(entry['bytes']))
+        return listed
 
     def put_chunk(self, env, container, name, data, verify=True):
         """Store one chunk unless its name is already there.
