@@ -9,7 +9,8 @@
 * :func:`audit` checks the server's records against Swift: every version
   of every file names chunks that are stored, whose bytes hash to their
   names and, joined, to the version's content hash; every acknowledged
-  version is still in the history with the same hash.
+  version is still in the history with the same hash. A chunk the
+  container listing lacks is fetched by name (:class:`StoredChunks`).
 """
 
 import collections
@@ -141,7 +142,7 @@ def admin_swift(cluster):
 
 
 def stored_chunks(cluster, container):
-    """``{chunk name: bytes}`` of every object in the container."""
+    """``{chunk name: bytes}`` of every object in the container listing."""
     conn = admin_swift(cluster)
     try:
         _headers, listing = conn.get_container(container, full_listing=True)
@@ -149,6 +150,52 @@ def stored_chunks(cluster, container):
                 for entry in listing}
     finally:
         conn.close()
+
+
+class StoredChunks:
+    """The chunks of one container: those listed, then any asked by name.
+
+    The listing alone is not the truth. An object server killed after it
+    stored an object but before the container server heard of it leaves
+    the object stored and unlisted (Swift writes an async pending only
+    when the update fails, and a killed server writes nothing). So a name
+    the listing lacks is fetched directly; only a 404 means missing.
+    """
+
+    def __init__(self, cluster, container):
+        self.cluster = cluster
+        self.container = container
+        self.listed = stored_chunks(cluster, container)
+        self.unlisted = {}
+
+    def __contains__(self, name):
+        return self.get(name) is not None
+
+    def __getitem__(self, name):
+        data = self.get(name)
+        if data is None:
+            raise KeyError(name)
+        return data
+
+    def get(self, name):
+        if name in self.listed:
+            return self.listed[name]
+        if name not in self.unlisted:
+            self.unlisted[name] = self._fetch(name)
+        return self.unlisted[name]
+
+    def _fetch(self, name):
+        conn = admin_swift(self.cluster)
+        try:
+            data = conn.get_object(self.container, name)[1]
+        except swiftclient.ClientException as err:
+            if err.http_status == 404:
+                return None
+            raise
+        finally:
+            conn.close()
+        assert name == 'chk-' + hashlib.sha256(data).hexdigest(), name
+        return data
 
 
 def all_items(client, workspace_id):
@@ -172,8 +219,8 @@ def audit(cluster, client, workspace_id, ledger=None):
     Returns the number of file versions checked.
     """
     workspace = client.get('/v1/workspace/%d' % workspace_id).json()
-    chunks = stored_chunks(cluster, workspace['container'])
-    for name, data in chunks.items():
+    chunks = StoredChunks(cluster, workspace['container'])
+    for name, data in chunks.listed.items():
         assert name == 'chk-' + hashlib.sha256(data).hexdigest(), name
     checked = 0
     for item in all_items(client, workspace_id).values():
