@@ -18,13 +18,22 @@ the same proxy over HTTP (requests, one connection per client):
   flight, and reading them back in order. This is Swift's own cost of
   many objects, which no middleware storing chunks can go below;
 * committing one small file (``POST /v1/file``, 1 KiB) against a raw
-  Swift PUT of one 1 KiB object (mean of ``--small`` each).
+  Swift PUT of one 1 KiB object (mean of ``--small`` each);
+* where the time goes: the CPU seconds each server process (proxy,
+  object, container, account) spent in each transfer above, read from
+  ``/proc`` (Linux), so a ratio can be told apart from a busy machine;
+* Swift's cost of objects against their size: raw Swift storing the same
+  bytes as objects of 1, 2, 4, 8 and 16 MiB (``--object-sizes``), 4 PUTs
+  in flight, as a share of the one-object PUT. It says how large chunks
+  would have to be for a chunk store to reach a given share of raw
+  throughput on this cluster.
 
 Ratios (API time / raw time) are printed first. Best of ``--repeat``.
 """
 
 import argparse
 import concurrent.futures
+import contextlib
 import io
 import os
 import secrets
@@ -45,6 +54,35 @@ from stacksync_swift.metadata import service
 
 API = {'X-StackSync-API': 'v1'}
 OCTETS = {'Content-Type': 'application/octet-stream'}
+SERVERS = ('proxy', 'object', 'container', 'account')
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used so far (Linux)."""
+    with open('/proc/%d/stat' % pid) as stat:
+        fields = stat.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+class CPUMeter:
+    """The CPU seconds each server of the cluster spends in a block."""
+
+    def __init__(self, cluster):
+        self.pids = {name: cluster.processes[name].pid for name in SERVERS}
+
+    @contextlib.contextmanager
+    def measure(self):
+        spent = {}
+        before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        yield spent
+        for name, pid in self.pids.items():
+            spent[name] = cpu_seconds(pid) - before[name]
+
+    @staticmethod
+    def show(spent):
+        return '%s = %.2f' % (' + '.join('%.2f' % spent[name]
+                                         for name in SERVERS),
+                              sum(spent.values()))
 
 
 class Clients:
@@ -124,21 +162,31 @@ class Clients:
         return sessions
 
 
-def ratios(clients, size, repeat):
+def best_of(repeat, func, prepare, meter):
+    """(seconds, server CPU seconds) of the fastest of ``repeat`` runs."""
+    best = None
+    for _ in range(repeat):
+        argument = prepare()
+        with meter.measure() as spent:
+            start = time.perf_counter()
+            func(argument)
+            elapsed = time.perf_counter() - start
+        if best is None or elapsed < best[0]:
+            best = (elapsed, spent)
+    return best
+
+
+def new_names(pieces):
+    """``(name, bytes)`` for each piece, under names no run used yet."""
+    tag = uuid.uuid4().hex[:8]
+    return [('%s-%06d' % (tag, n), piece) for n, piece in enumerate(pieces)]
+
+
+def ratios(clients, meter, size, repeat):
     """Best-of-``repeat`` times; every upload sends bytes new to Swift."""
     created, objects, chunked = [], [], []
     fresh = (os.urandom(size) for _ in iter(int, 1))
     sessions = clients.raw_sessions(4)
-
-    def timed(func, prepare):
-        best = None
-        for _ in range(repeat):
-            argument = prepare()
-            start = time.perf_counter()
-            func(argument)
-            elapsed = time.perf_counter() - start
-            best = elapsed if best is None else min(best, elapsed)
-        return best
 
     def api_upload(data):
         created.append(clients.api_upload(data))
@@ -148,35 +196,64 @@ def ratios(clients, size, repeat):
         clients.raw_upload(data, objects[-1])
 
     def cut(data):
-        tag = uuid.uuid4().hex[:8]
-        chunks = [('%s-%06d' % (tag, n), chunk.data) for n, chunk in
-                  enumerate(chunking.iter_chunks(io.BytesIO(data)))]
+        chunks = new_names(chunk.data for chunk in
+                           chunking.iter_chunks(io.BytesIO(data)))
         chunked.append([name for name, _data in chunks])
         return chunks
 
     results = {
-        'upload': (timed(api_upload, lambda: next(fresh)),
-                   timed(raw_upload, lambda: next(fresh)),
-                   timed(lambda chunks: clients.raw_chunked_upload(
-                       chunks, sessions), lambda: cut(next(fresh)))),
+        'upload': (best_of(repeat, api_upload, lambda: next(fresh), meter),
+                   best_of(repeat, raw_upload, lambda: next(fresh), meter),
+                   best_of(repeat, lambda chunks: clients.raw_chunked_upload(
+                       chunks, sessions), lambda: cut(next(fresh)), meter)),
         'download': (
-            timed(lambda _: clients.api_download(created[-1]['id']),
-                  lambda: None),
-            timed(lambda _: clients.raw_download(objects[-1]), lambda: None),
-            timed(lambda _: clients.raw_chunked_download(chunked[-1]),
-                  lambda: None)),
+            best_of(repeat, lambda _: clients.api_download(
+                created[-1]['id']), lambda: None, meter),
+            best_of(repeat, lambda _: clients.raw_download(objects[-1]),
+                    lambda: None, meter),
+            best_of(repeat, lambda _: clients.raw_chunked_download(
+                chunked[-1]), lambda: None, meter)),
     }
-    for name, (api_s, raw_s, chunked_s) in results.items():
+    for name, ((api_s, _), (raw_s, _), (chunked_s, _)) in results.items():
         print('%s %d MiB: API / raw Swift time ratio %.2f '
               '(API reaches %.0f%% of raw throughput; %.0f%% of raw Swift '
               'storing the same ~1 MiB chunks as objects)'
               % (name, size // MiB, api_s / raw_s, 100 * raw_s / api_s,
                  100 * chunked_s / api_s))
-    for name, (api_s, raw_s, chunked_s) in results.items():
+    for name, ((api_s, _), (raw_s, _), (chunked_s, _)) in results.items():
         print('  %-9s API %7.0f MB/s (%.2f s)   raw Swift %7.0f MB/s '
               '(%.2f s)   raw Swift, chunk objects %7.0f MB/s (%.2f s)'
               % (name, size / api_s / 1e6, api_s, size / raw_s / 1e6,
                  raw_s, size / chunked_s / 1e6, chunked_s))
+    print('server CPU seconds of those runs (%s = total; 2 CPUs):'
+          % ' + '.join(SERVERS))
+    for name, ((_, api_cpu), (_, raw_cpu), (_, chunked_cpu)) in \
+            results.items():
+        print('  %-9s API %s   raw Swift %s   chunk objects %s'
+              % (name, meter.show(api_cpu), meter.show(raw_cpu),
+                 meter.show(chunked_cpu)))
+
+
+def object_sizes(clients, meter, size, repeat, sizes_mib):
+    """Raw Swift storing ``size`` bytes as objects of each size."""
+    sessions = clients.raw_sessions(4)
+    fresh = (os.urandom(size) for _ in iter(int, 1))
+    one, _ = best_of(repeat, lambda data: clients.raw_upload(
+        data, 'whole-%s' % uuid.uuid4().hex), lambda: next(fresh), meter)
+    print('raw Swift storing %d MiB as objects of N MiB, 4 PUTs in flight, '
+          'against one object (%.0f MB/s):' % (size // MiB, size / one / 1e6))
+    print('  %8s %8s %9s %10s   server CPU s (%s)'
+          % ('N MiB', 'objects', 'MB/s', '% of one', ' + '.join(SERVERS)))
+    for mib in sizes_mib:
+        def cut(data, step=mib * MiB):
+            return new_names(data[offset:offset + step]
+                             for offset in range(0, len(data), step))
+        seconds, spent = best_of(
+            repeat, lambda pieces: clients.raw_chunked_upload(
+                pieces, sessions), lambda: cut(next(fresh)), meter)
+        print('  %8d %8d %9.0f %9.0f%%   %s'
+              % (mib, -(-size // (mib * MiB)), size / seconds / 1e6,
+                 100 * one / seconds, meter.show(spent)))
 
 
 def commit_latency(clients, count):
@@ -203,14 +280,22 @@ def main():
     parser.add_argument('--size-mib', type=int, default=256)
     parser.add_argument('--repeat', type=int, default=2)
     parser.add_argument('--small', type=int, default=50)
+    parser.add_argument('--object-sizes', default='1,2,4,8,16',
+                        help='object sizes in MiB for the raw Swift sweep '
+                        '(comma-separated; empty: none)')
     args = parser.parse_args()
+    sizes_mib = [int(size) for size in args.object_sizes.split(',') if size]
     with tempfile.TemporaryDirectory() as state, \
             aio.AllInOne(state, port=0) as cluster:
         clients = Clients(cluster)
+        meter = CPUMeter(cluster)
         print('%d MiB of random bytes, HTTP through one proxy, best of %d'
               % (args.size_mib, args.repeat))
-        ratios(clients, args.size_mib * MiB, args.repeat)
+        ratios(clients, meter, args.size_mib * MiB, args.repeat)
         commit_latency(clients, args.small)
+        if sizes_mib:
+            object_sizes(clients, meter, args.size_mib * MiB, args.repeat,
+                         sizes_mib)
 
 
 if __name__ == '__main__':
