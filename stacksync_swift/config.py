@@ -17,6 +17,7 @@ import dataclasses
 import os
 import re
 
+from swift.common.utils import NicerInterpolation
 from swift.common.utils import config_true_value
 
 AUTH_ENTRY_POINT = 'egg:stacksync_swift#stacksync_auth'
@@ -159,10 +160,16 @@ def _web_prefix(value):
 def read_proxy_config(path):
     """Parse a proxy-server.conf file (or a .conf.d folder) without Paste.
 
-    Values are taken raw: Paste's ``%(here)s`` interpolation is irrelevant to
-    the options we read.
+    Values are interpolated as Swift has Paste do it: only a value holding
+    ``%(`` is (``%(here)s``, and then ``%%`` for a percent sign); any other,
+    such as a URL-encoded database password, is taken as written. So an
+    option read here is the value the filter itself was given.
     """
-    parser = configparser.RawConfigParser(strict=False)
+    here = path if path and os.path.isdir(path) else \
+        os.path.dirname(path or '')
+    parser = configparser.ConfigParser(
+        defaults={'here': os.path.abspath(here), '__file__': path or ''},
+        interpolation=NicerInterpolation(), strict=False)
     if path and os.path.isdir(path):
         parser.read(sorted(os.path.join(path, name)
                            for name in os.listdir(path)
@@ -192,7 +199,7 @@ def _sibling_sections(path):
             continue
         if parser.get(section, 'use', fallback='').strip() in \
                 OUR_ENTRY_POINTS:
-            for key, value in parser.items(section, raw=True):
+            for key, value in parser.items(section):
                 if key not in parser.defaults() and key != 'use':
                     merged.setdefault(key, value)
     return merged

@@ -8,8 +8,10 @@ import subprocess
 import sys
 import types
 
+import requests
 from swiftclient import client as swiftclient
 
+from stacksync_swift import aio
 from tests.functional import test_oauth
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -109,3 +111,21 @@ def test_sample_proxy_config_loads_with_our_filters_in_place(
     assert names.index('StackSyncAPI') < names.index('ListingFilter') < \
         names.index('TempAuth')
     assert names[-1] == 'Application'
+
+
+def test_a_percent_sign_in_the_config_reaches_the_filters_as_written(
+        tmp_path):
+    """A ``%`` in an option (a URL-encoded password, a folder name) is
+    given to the filters as written, by Swift and by our own reading of
+    the sibling filter's section (which the API filter's options come
+    through here: the all-in-one sets them on both)."""
+    state = tmp_path / '100% state'
+    with aio.AllInOne(str(state), port=0) as cluster:
+        assert '%' in cluster.database_url
+        resp = requests.get(cluster.url + '/v1/account',
+                            headers=test_oauth.API, timeout=30)
+        assert resp.status_code == 401
+        assert resp.json()['error']
+        assert os.path.exists(os.path.join(str(state), 'metadata.sqlite'))
+        info = requests.get(cluster.url + '/info', timeout=30).json()
+        assert 'stacksync_api' in info

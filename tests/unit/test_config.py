@@ -103,6 +103,24 @@ def test_options_are_shared_between_the_two_sections(tmp_path):
     assert api.database_url == 'sqlite:///x/db'
 
 
+def test_sibling_values_are_read_as_swift_gives_them_to_filters(tmp_path):
+    # Swift's Paste loading interpolates only a value holding "%(": a
+    # URL-encoded password stays as written, %(here)s is expanded.
+    path = tmp_path / 'proxy-server.conf'
+    path.write_text(textwrap.dedent("""
+        [filter:stacksync_auth]
+        use = egg:stacksync_swift#stacksync_auth
+
+        [filter:stacksync_api]
+        use = egg:stacksync_swift#stacksync_api
+        database_url = postgresql+psycopg2://ss:p%40ss%@db/ss
+        events_url = sqla+sqlite:///%(here)s/events.db
+        """))
+    settings = config.load({'__file__': str(path)}, {})
+    assert settings.database_url == 'postgresql+psycopg2://ss:p%40ss%@db/ss'
+    assert settings.events_url == 'sqla+sqlite:///%s/events.db' % tmp_path
+
+
 def test_conf_d_directories_are_read(tmp_path):
     (tmp_path / '10-api.conf').write_text(
         '[filter:stacksync_api]\nuse = egg:stacksync_swift#stacksync_api\n'
