@@ -47,6 +47,8 @@ class Settings:
     events_url: str = ''
     events_exchange: str = 'stacksync'
     long_poll_timeout: int = 300
+    # Published events older than this leave the outbox; 0 keeps them.
+    events_keep_days: float = 7.0
     keystone_auth_url: str = ''
     keystone_user_domain: str = 'Default'
     pipeline_check: bool = True
@@ -118,6 +120,14 @@ def parse(conf):
     except ValueError:
         raise ValueError('long_poll_timeout must be 1 to 3600 seconds, '
                          'not %r' % long_poll)
+    keep = conf.get('events_keep_days', defaults.events_keep_days)
+    try:
+        events_keep_days = float(keep)
+        if not 0 <= events_keep_days < 100000:
+            raise ValueError
+    except ValueError:
+        raise ValueError('events_keep_days must be a number of days (0 '
+                         'keeps published events forever), not %r' % keep)
     keystone_auth_url = conf.get('keystone_auth_url', '').strip()
     if auth_mode == 'keystone' and not keystone_auth_url:
         raise ValueError('auth_mode = keystone needs keystone_auth_url, the '
@@ -132,6 +142,7 @@ def parse(conf):
         events_url=conf.get('events_url', '').strip(),
         events_exchange=events_exchange,
         long_poll_timeout=long_poll_timeout,
+        events_keep_days=events_keep_days,
         keystone_auth_url=keystone_auth_url,
         keystone_user_domain=conf.get('keystone_user_domain',
                                       'Default').strip() or 'Default',

@@ -15,7 +15,10 @@ those events to the people waiting for them:
 Like ceilometermiddleware, an event never breaks or slows a request:
 ``committed()`` only wakes the relay, which runs beside the requests.
 Unlike it, no event is ever dropped: an unsent row stays in the outbox
-until a broker takes it.
+until a broker takes it. Published rows are deleted once they are older
+than ``events_keep_days`` (7 by default, 0 keeps them; checked hourly by
+each relay): an event only wakes a client, whose changes are read from
+its cursor, so a listener away longer than that misses only wake-ups.
 
 Transports
 ----------
@@ -69,6 +72,7 @@ Consumers outside the proxy: :mod:`stacksync_swift.eventsclient` and
 """
 
 import collections
+import datetime
 import logging
 import os
 import threading
@@ -81,6 +85,7 @@ from sqlalchemy.orm import Session
 
 from stacksync_swift import eventsclient
 from stacksync_swift.metadata import db
+from stacksync_swift.metadata import models
 from stacksync_swift.metadata import outbox
 from stacksync_swift.metadata.models import Outbox
 
@@ -101,6 +106,9 @@ CONNECT_TIMEOUT = 2
 CONFIRM_TIMEOUT = 10
 POOL_LIMIT = 4
 LISTEN_KEYS = ('workspace.*',)
+# How often each process's relay deletes events older than
+# events_keep_days from the outbox (the first time soon after it starts).
+PRUNE_INTERVAL = 3600.0
 
 _lock = threading.Lock()
 _hubs = {}
@@ -239,6 +247,7 @@ class EventHub:
         self._waiters = collections.defaultdict(set)
         self._guard = threading.Lock()
         self._pid = None
+        self._next_prune = None
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self.listening = threading.Event()
@@ -348,6 +357,32 @@ class EventHub:
                 delay = min(max(delay * 2, BACKOFF_START), BACKOFF_MAX)
                 LOG.warning('events relay: %s; outbox events wait, next try '
                             'in %.1fs', _describe(error), delay)
+                continue
+            self.prune_if_due()
+
+    def prune_if_due(self):
+        """Delete old published events, once per :data:`PRUNE_INTERVAL`.
+
+        Returns how many were deleted (None when not due). A failure is
+        logged and tried again at the next interval: pruning can wait.
+        """
+        keep_days = self.settings.events_keep_days
+        now = self.clock()
+        if not keep_days or (self._next_prune is not None
+                             and now < self._next_prune):
+            return None
+        self._next_prune = now + PRUNE_INTERVAL
+        sent_before = models.utcnow() - datetime.timedelta(days=keep_days)
+        try:
+            deleted = outbox.prune(self.engine, sent_before)
+        except Exception as error:
+            LOG.warning('events relay: pruning the outbox: %s',
+                        _describe(error))
+            return None
+        if deleted:
+            LOG.info('events relay: %d published events older than %g '
+                     'days pruned from the outbox', deleted, keep_days)
+        return deleted
 
     def relay(self):
         """Publish every waiting event; returns how many were published."""

@@ -17,6 +17,12 @@ own transaction. This module is the other side (DESIGN.md section 6):
 :func:`read_log` and :func:`log_position`
     The published events in ``published`` order: the embedded event
     transport, and anyone tailing events without a broker, read this.
+:func:`prune`
+    Deletes published events older than a retention (the ``events_keep_days``
+    option), so the table does not grow forever. Events are wake-ups, not
+    the record: a consumer that was away longer than that reads the changes
+    from its cursor as it would after any missed event. The newest published
+    event always stays, so ``published`` numbering never starts over.
 
 If a relay dies between publishing and marking, the next relay publishes
 the same events again: consumers drop an event whose ``id`` they have seen
@@ -29,6 +35,7 @@ import json
 import os
 import threading
 
+from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
@@ -38,6 +45,9 @@ from stacksync_swift.metadata import models
 from stacksync_swift.metadata.models import Outbox
 
 DEFAULT_BATCH = 500
+# Rows deleted per transaction when pruning: short transactions, so
+# commits waiting for SQLite's write lock wait little.
+PRUNE_BATCH = 1000
 
 # Any constant: one relay batch at a time on a PostgreSQL database.
 _RELAY_LOCK_KEY = 0x5353524C
@@ -160,3 +170,24 @@ def backlog(connection):
     """How many events wait to be published."""
     return connection.scalar(select(func.count()).select_from(Outbox).where(
         Outbox.sent_at.is_(None)))
+
+
+def prune(engine, sent_before, limit=PRUNE_BATCH):
+    """Delete published events sent before ``sent_before``; how many.
+
+    Unsent events and the newest published one are never deleted. Walks
+    ``published`` (indexed) from the oldest, ``limit`` rows a transaction.
+    """
+    deleted = 0
+    while True:
+        with engine.begin() as connection:
+            newest = log_position(connection)
+            ids = connection.scalars(
+                select(Outbox.id).where(Outbox.published < newest,
+                                        Outbox.sent_at < sent_before)
+                .order_by(Outbox.published).limit(limit)).all()
+            if ids:
+                connection.execute(delete(Outbox).where(Outbox.id.in_(ids)))
+        deleted += len(ids)
+        if len(ids) < limit:
+            return deleted

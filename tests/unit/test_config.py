@@ -23,13 +23,15 @@ def test_values_are_parsed():
                              'default_quota': '0',
                              'events_url': 'amqp://rabbit//',
                              'long_poll_timeout': '60',
+                             'events_keep_days': '0.5',
                              'pipeline_check': 'no',
                              'chunk_etag': 'true'})
     assert settings == config.Settings(
         storage_account='AUTH_ss', database_url='postgresql+psycopg2://h/db',
         auth_mode='keystone', keystone_auth_url='http://ks:5000/v3',
         default_quota=0, events_url='amqp://rabbit//',
-        long_poll_timeout=60, pipeline_check=False, chunk_etag=True)
+        long_poll_timeout=60, events_keep_days=0.5, pipeline_check=False,
+        chunk_etag=True)
     assert settings.event_transport_url == 'amqp://rabbit//'
 
 
@@ -47,6 +49,9 @@ def test_embedded_event_transport_uses_the_database():
     ('default_quota', 'lots', 'default_quota'),
     ('oauth_base_url', 'proxy.example.com', 'oauth_base_url'),
     ('long_poll_timeout', '0', 'long_poll_timeout'),
+    ('events_keep_days', '-1', 'events_keep_days'),
+    ('events_keep_days', 'a week', 'events_keep_days'),
+    ('events_keep_days', 'nan', 'events_keep_days'),
     ('events_exchange', ' ', 'events_exchange'),
     ('auth_mode', 'keystone', 'keystone_auth_url'),
     ('web_prefix', '/v1/', 'web_prefix'),

@@ -5,11 +5,13 @@ embedded path on an SQLite file; ``tests/functional/test_events.py`` runs
 both against RabbitMQ and across processes.
 """
 
+import datetime
 import threading
 import time
 import types
 
 import pytest
+from sqlalchemy import update
 
 from stacksync_swift import config
 from stacksync_swift import events
@@ -17,6 +19,7 @@ from stacksync_swift import eventsclient
 from stacksync_swift import services as services_module
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import errors
+from stacksync_swift.metadata import models
 from stacksync_swift.metadata import outbox
 
 WAKE_LIMIT = 1.0
@@ -218,3 +221,57 @@ def test_the_deduplicator_drops_repeats():
         == [True, True, False, False, True]
     member = {'id': 9, 'type': 'membership', 'user': 4}
     assert dedup.fresh(member) and not dedup.fresh(member)
+
+
+def age_published_events(engine, days):
+    with engine.begin() as connection:
+        connection.execute(update(models.Outbox).where(
+            models.Outbox.sent_at.is_not(None)).values(
+                sent_at=models.utcnow() - datetime.timedelta(days=days)))
+
+
+def test_the_relay_prunes_published_events_once_an_interval(database_url):
+    now = [1000.0]
+    settings = config.Settings(database_url=database_url,
+                               events_keep_days=1)
+    hub = events.EventHub(settings, services_module.Services(settings),
+                          clock=lambda: now[0])
+    # Closed before its threads start: this test drives the hub itself.
+    hub.close()
+    try:
+        user = hub.metadata.create_user('alice')
+        workspace = hub.metadata.get_workspaces(user['id'])[0]['id']
+        for name in ('a', 'b', 'c'):
+            hub.metadata.create_folder(user['id'], workspace, None, name)
+        outbox.relay_batch(hub.engine, lambda events: None)
+        age_published_events(hub.engine, 2)
+        assert hub.prune_if_due() == 2          # all but the newest
+        hub.metadata.create_folder(user['id'], workspace, None, 'd')
+        outbox.relay_batch(hub.engine, lambda events: None)
+        age_published_events(hub.engine, 2)
+        assert hub.prune_if_due() is None       # not due yet
+        now[0] += events.PRUNE_INTERVAL
+        assert hub.prune_if_due() == 1          # the newest one stays
+        with hub.engine.connect() as connection:
+            assert len(outbox.read_log(connection, 0)) == 1
+    finally:
+        hub.engine.dispose()
+
+
+def test_events_keep_days_zero_keeps_every_event(database_url):
+    settings = config.Settings(database_url=database_url,
+                               events_keep_days=0)
+    hub = events.EventHub(settings, services_module.Services(settings))
+    hub.close()
+    try:
+        user = hub.metadata.create_user('alice')
+        workspace = hub.metadata.get_workspaces(user['id'])[0]['id']
+        for name in ('a', 'b'):
+            hub.metadata.create_folder(user['id'], workspace, None, name)
+        outbox.relay_batch(hub.engine, lambda events: None)
+        age_published_events(hub.engine, 1000)
+        assert hub.prune_if_due() is None
+        with hub.engine.connect() as connection:
+            assert len(outbox.read_log(connection, 0)) == 2
+    finally:
+        hub.engine.dispose()

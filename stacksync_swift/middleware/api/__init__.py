@@ -40,6 +40,9 @@ Options (shared with ``stacksync_auth``, see
 ``long_poll_timeout``
     The longest a ``changes/wait`` request waits, in seconds.
     Default: ``300``
+``events_keep_days``
+    Days published events stay in the outbox table (``0``: forever).
+    Default: ``7``
 
 Resources (DESIGN.md section 4; the OpenAPI document, served at
 ``GET /v1/openapi.json``, describes each): files and their data, versions

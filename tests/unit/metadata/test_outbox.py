@@ -1,9 +1,12 @@
 """The outbox relay's queries: claim in order, mark, number, read back."""
 
+import datetime
 import threading
 
 import pytest
+from sqlalchemy import update
 
+from stacksync_swift.metadata import models
 from stacksync_swift.metadata import outbox
 from tests.unit.metadata.factories import person
 
@@ -105,3 +108,46 @@ def test_membership_events_go_to_the_user(service, engine, alice):
     assert event['routing_key'] == 'user.%d' % bob.id
     assert event['type'] == 'membership'
     assert event['workspace'] == team['id']
+
+
+def age_all(engine, days):
+    """Make every published event look ``days`` old."""
+    sent = models.utcnow() - datetime.timedelta(days=days)
+    with engine.begin() as connection:
+        connection.execute(update(models.Outbox).where(
+            models.Outbox.sent_at.is_not(None)).values(sent_at=sent))
+
+
+def test_prune_deletes_old_published_events_but_the_newest(service, engine,
+                                                           alice):
+    for n in range(5):
+        folder(service, alice, 'f%d' % n)
+    relay(engine)
+    age_all(engine, 10)
+    folder(service, alice, 'unsent')
+    cutoff = models.utcnow() - datetime.timedelta(days=7)
+    assert outbox.prune(engine, cutoff, limit=2) == 4
+    with engine.connect() as connection:
+        # The newest published event keeps the log's position; the
+        # unsent one is still to be published.
+        assert outbox.log_position(connection) == 5
+        assert outbox.backlog(connection) == 1
+        assert [e['published'] for e in outbox.read_log(connection, 0)] \
+            == [5]
+    (event,) = relay(engine)
+    assert event['published'] == 6
+    # Once a newer event is published, the old newest one goes too.
+    assert outbox.prune(engine, cutoff) == 1
+    with engine.connect() as connection:
+        assert [e['published'] for e in outbox.read_log(connection, 0)] \
+            == [6]
+
+
+def test_prune_keeps_events_younger_than_the_cutoff(service, engine, alice):
+    for n in range(3):
+        folder(service, alice, 'f%d' % n)
+    relay(engine)
+    assert outbox.prune(
+        engine, models.utcnow() - datetime.timedelta(days=1)) == 0
+    with engine.connect() as connection:
+        assert len(outbox.read_log(connection, 0)) == 3
