@@ -40,6 +40,8 @@ REQUEST_TOKEN_LIFETIME = 15 * 60
 TIMESTAMP_LIFETIME = 600
 # Generous bounds: apps in the wild send nonces and keys of many lengths.
 KEY_LENGTH = (8, 64)
+# Where one request's credential lookups are kept (see Validator._lookup).
+_FOUND = 'stacksync_found'
 
 
 class Validator(RequestValidator):
@@ -69,8 +71,31 @@ class Validator(RequestValidator):
 
     # -- secrets --
 
+    def _lookup(self, request, kind, key, load):
+        """``load(key)``, once per oauthlib request.
+
+        oauthlib asks about the consumer twice (is it valid, its secret)
+        and the access token twice: each database read is done once and
+        kept on the request, which lives for one check only.
+        """
+        found = getattr(request, _FOUND, None)
+        if found is None:
+            found = {}
+            setattr(request, _FOUND, found)
+        if (kind, key) not in found:
+            found[kind, key] = load(key)
+        return found[kind, key]
+
+    def _consumer(self, client_key, request):
+        return self._lookup(request, 'consumer', client_key,
+                            self.store.get_consumer)
+
+    def _access_token(self, token, request):
+        return self._lookup(request, 'access', token,
+                            self.store.get_access_token)
+
     def get_client_secret(self, client_key, request):
-        consumer = self.store.get_consumer(client_key)
+        consumer = self._consumer(client_key, request)
         return consumer.secret if consumer else 'dummy-secret'
 
     def get_request_token_secret(self, client_key, token, request):
@@ -78,7 +103,7 @@ class Validator(RequestValidator):
         return found.secret if found else 'dummy-secret'
 
     def get_access_token_secret(self, client_key, token, request):
-        found = self.store.get_access_token(token)
+        found = self._access_token(token, request)
         return found.secret if found else 'dummy-secret'
 
     # -- realms: StackSync grants whole accounts, so realms are unused --
@@ -102,7 +127,7 @@ class Validator(RequestValidator):
     # -- validation --
 
     def validate_client_key(self, client_key, request):
-        return self.store.get_consumer(client_key) is not None
+        return self._consumer(client_key, request) is not None
 
     def validate_timestamp_and_nonce(self, client_key, timestamp, nonce,
                                      request, request_token=None,
@@ -130,7 +155,7 @@ class Validator(RequestValidator):
         return hmac.compare_digest(found.verifier, verifier)
 
     def validate_access_token(self, client_key, token, request):
-        found = self.store.get_access_token(token)
+        found = self._access_token(token, request)
         if found is None or found.consumer_key != client_key:
             return False
         request.user = found.user_id

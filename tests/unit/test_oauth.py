@@ -113,6 +113,39 @@ def test_the_signature_covers_the_url(provider, consumer, user):
         (False, None)
 
 
+class CountingStore:
+    """The real store, counting the reads a signed request makes."""
+
+    def __init__(self, store):
+        self.store = store
+        self.reads = []
+
+    def __getattr__(self, name):
+        method = getattr(self.store, name)
+        if not name.startswith('get_'):
+            return method
+
+        def counted(*args):
+            self.reads.append(name)
+            return method(*args)
+        return counted
+
+
+def test_a_signed_request_reads_its_consumer_and_token_once(
+        stores, consumer, user):
+    token, secret = three_legs(oauth.Provider(stores[1]), consumer, user)
+    counting = CountingStore(stores[1])
+    provider = oauth.Provider(counting)
+    client = access_client(consumer, token, secret)
+    for _ in range(2):
+        counting.reads.clear()
+        assert verify(provider, client) == (True, user['id'])
+        assert sorted(counting.reads) == ['get_access_token', 'get_consumer']
+    # Each request reads afresh: a revocation counts from the next one.
+    stores[1].revoke_access_token(token)
+    assert verify(provider, client) == (False, None)
+
+
 @pytest.mark.parametrize('skew', [-700, 700])
 def test_timestamps_outside_the_window_are_refused(
         provider, consumer, user, skew):
