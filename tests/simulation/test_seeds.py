@@ -3,7 +3,8 @@
 Seeds run in blocks across the machine's cores. A failing seed is run a
 second time to prove the run is reproducible, and the failure names the
 one-line command that replays it. Seeds that once found a bug are kept
-in ``REGRESSIONS``.
+in ``REGRESSIONS``; seeds that still fail, in ``KNOWN_FAILURES`` (strict
+expected failures).
 """
 
 import concurrent.futures
@@ -21,6 +22,13 @@ SEEDS = 2000
 # 899 a file moved into a new folder of its own old name;
 # 1000313 a file put back while its delete was sent, the answer lost.
 REGRESSIONS = [50, 199, 452, 899, 1000313]
+# Seeds that still fail, kept so the failure is not lost. Strict: once a
+# fix makes one pass, this test fails until it moves to REGRESSIONS.
+# 2120921 (found by the stop-17 soak): after crashes, file <-> folder swaps
+# and crossing folder moves around "c" and "é/é", one client settles with
+# a merge base and a local tree that differ from the server's (two of its
+# files never go up).
+KNOWN_FAILURES = [2120921]
 
 pytestmark = pytest.mark.simulation
 
@@ -45,6 +53,13 @@ def test_regression_seed(seed):
         sim.run(seed)
     except sim.Failure as failure:
         _check([(seed, str(failure)[:200])])
+
+
+@pytest.mark.parametrize('seed', KNOWN_FAILURES)
+@pytest.mark.xfail(raises=sim.Failure, strict=True,
+                   reason='a known engine failure (see KNOWN_FAILURES)')
+def test_known_failing_seed(seed):
+    sim.run(seed)
 
 
 def test_seeds():
