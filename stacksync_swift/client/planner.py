@@ -18,6 +18,8 @@ Rules, in order:
    an operation; entries below a move wait for the next round. When a move
    cannot be made cleanly (its destination is taken, its parent does not
    exist yet) it waits, or it falls back to rule 2, which is always safe.
+   When every move of a round waits on another and nothing else is to
+   do, the round is planned by rule 2 alone, so no wait lasts forever.
 2. **Path by path**, parents first. With ``b``, ``l``, ``r`` the base,
    local and remote entries of a path:
 
@@ -118,11 +120,20 @@ class _Planner:
 
     def run(self):
         self._plan_moves()
+        self._plan_paths()
+        if not self.ops and self.reserved:
+            # Every waiting move waits on another (a folder to be created
+            # where the server has a file that is itself held back, say):
+            # nothing would ever happen. Rule 2 alone, always safe, does.
+            self.reserved = []
+            self._plan_paths()
+        return self.ops
+
+    def _plan_paths(self):
         for path in sorted(set(self.base) | set(self.local) |
                            set(self.remote)):
             if not any(is_under(path, held) for held in self.reserved):
                 self._plan_path(path)
-        return self.ops
 
     # -- rule 1: moves ----------------------------------------------------
 

@@ -3,8 +3,7 @@
 Seeds run in blocks across the machine's cores. A failing seed is run a
 second time to prove the run is reproducible, and the failure names the
 one-line command that replays it. Seeds that once found a bug are kept
-in ``REGRESSIONS``; seeds that still fail, in ``KNOWN_FAILURES`` (strict
-expected failures).
+in ``REGRESSIONS``.
 """
 
 import concurrent.futures
@@ -20,15 +19,10 @@ SEEDS = 2000
 # 50 a move both sides made differently, onto a new local folder;
 # 452 a folder deleted locally while the server edited a moved file in it;
 # 899 a file moved into a new folder of its own old name;
-# 1000313 a file put back while its delete was sent, the answer lost.
-REGRESSIONS = [50, 199, 452, 899, 1000313]
-# Seeds that still fail, kept so the failure is not lost. Strict: once a
-# fix makes one pass, this test fails until it moves to REGRESSIONS.
-# 2120921 (found by the stop-17 soak): after crashes, file <-> folder swaps
-# and crossing folder moves around "c" and "é/é", one client settles with
-# a merge base and a local tree that differ from the server's (two of its
-# files never go up).
-KNOWN_FAILURES = [2120921]
+# 1000313 a file put back while its delete was sent, the answer lost;
+# 2120921 moves that all waited on each other (a folder moved locally into
+#   a path where the server had moved a file), so the plan stayed empty.
+REGRESSIONS = [50, 199, 452, 899, 1000313, 2120921]
 
 pytestmark = pytest.mark.simulation
 
@@ -53,13 +47,6 @@ def test_regression_seed(seed):
         sim.run(seed)
     except sim.Failure as failure:
         _check([(seed, str(failure)[:200])])
-
-
-@pytest.mark.parametrize('seed', KNOWN_FAILURES)
-@pytest.mark.xfail(raises=sim.Failure, strict=True,
-                   reason='a known engine failure (see KNOWN_FAILURES)')
-def test_known_failing_seed(seed):
-    sim.run(seed)
 
 
 def test_seeds():
