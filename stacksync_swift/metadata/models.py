@@ -37,6 +37,13 @@ The tables, and the queries their indexes serve:
     :mod:`stacksync_swift.sharing`). ``workspaces.acl_version`` counts the
     workspace's membership changes and ``acl_synced`` is the version last
     written to the container's ACLs; they differ while Swift owes an update.
+``chunk_uploads``
+    Chunks stored in a workspace's container that no version references
+    yet: uploaded by a sync client (API or raw Swift) before its commit,
+    or left behind by a commit that never came. Their bytes count against
+    the workspace owner's quota (:meth:`~.service.MetadataService.
+    reserve_chunk`) until a version references them, when the file's size
+    takes over.
 ``outbox``
     Events written in the transaction of the change they announce and
     published after it (DESIGN.md section 6); ``published`` is the order
@@ -258,6 +265,17 @@ class VersionChunk(Base):
         primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(68))
+
+
+class ChunkUpload(Base):
+    __tablename__ = 'chunk_uploads'
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey('workspaces.id', ondelete='CASCADE'), primary_key=True)
+    name: Mapped[str] = mapped_column(String(68), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        UTCDateTime, default=utcnow)
 
 
 class Outbox(Base):
