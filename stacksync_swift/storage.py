@@ -18,9 +18,26 @@ Contracts (DESIGN.md "Chunks"):
   overwritten, so a name always means the same bytes. Swift answers 412 when
   the name exists: that is deduplication, not an error.
 * A plain workspace's chunk is named ``chk-<sha256>``; the name is checked
-  on upload (:meth:`ChunkStore.put_chunk` with ``verify``) and each chunk
-  read whole is checked again on download. An encrypted workspace's names
-  are HMACs the server cannot check: callers pass ``verify=False``.
+  on upload (:meth:`ChunkStore.put_chunk` with ``verify``) and every chunk
+  read is checked again, whole, *before its first byte leaves the proxy*
+  (a Range download fetches the whole chunks it overlaps). An encrypted
+  workspace's names are HMACs the server cannot check: callers pass
+  ``verify=False``, and its chunks are checked by size (the body must be
+  as long as Swift says, and no longer than a chunk may be); the client
+  authenticates them (AES-GCM).
+* Reads never follow links. Every GET and HEAD asks for the stored object
+  itself (``multipart-manifest=get&symlink=get``), never what a DLO or SLO
+  manifest or a symlink points to: our subrequests are pre-authorized, so
+  following one would hand its target to whoever planted it, whatever the
+  target container's ACLs say. An object that carries manifest or symlink
+  headers is not a chunk: it is reported missing (HEAD) or refused
+  (:class:`CorruptChunk` on GET), and deleted, so that a correct upload
+  of that name can take its place. So is a plain chunk whose bytes do not
+  hash to its name: write-once would otherwise make the damage permanent,
+  since every later upload of the right bytes would be answered "already
+  stored". (Raw Swift writes into workspace containers are limited to new,
+  verified chunks by :mod:`stacksync_swift.middleware.guard`, so such
+  objects can only predate it, or come from damage on disk.)
 * A chunk PUT carries no MD5 ``Etag`` unless the operator sets
   ``chunk_etag = true`` (:attr:`ChunkStore.chunk_etag`). Every chunk
   already has an end-to-end check stronger than MD5: a plain chunk's
@@ -47,7 +64,9 @@ upload holds FastCDC's 8 MiB buffer and the chunks in flight (at most
 :data:`PUT_CONCURRENCY` of them, each at most 4 MiB, see
 :mod:`stacksync_swift.chunking`); a download streams one chunk's Swift
 response at a time and holds up to :data:`GET_PREFETCH` more responses
-open, whose bytes wait in the kernel's socket buffers, not in the proxy.
+open. Each chunk a download sends is read whole and checked first, so a
+download holds at most ``1 +`` :data:`GET_PREFETCH` chunks (4 MiB each at
+most) in memory.
 
 Concurrency: :meth:`ChunkStore.store_stream` keeps up to
 :data:`PUT_CONCURRENCY` chunk PUTs in flight in eventlet green threads
@@ -111,6 +130,12 @@ LISTING_PER_NAME = 10
 # Remembered (container, chunk) -> size entries per process (about 150 bytes
 # each).
 KNOWN_CHUNKS = 200000
+# The query of every chunk GET and HEAD: the stored object itself, never the
+# target of a DLO/SLO manifest or a symlink (see the module docstring).
+NO_FOLLOW = 'multipart-manifest=get&symlink=get'
+# Response headers that mark an object as a manifest or a symlink.
+LINK_HEADERS = ('X-Object-Manifest', 'X-Static-Large-Object',
+                'X-Symlink-Target')
 
 
 class StorageError(Exception):
@@ -331,14 +356,33 @@ class ChunkStore:
 
     def _head_chunk(self, env, container, name):
         path = self._path(container, name)
-        status, headers = self._call(env, 'HEAD', path)
+        status, headers = self._call(env, 'HEAD', path + '?' + NO_FOLLOW)
         if status == 404:
             return None
         if status != 200:
             return self._fail('HEAD', path, status)
+        if _is_link(headers):
+            self._remove_bad(env, container, name, 'a manifest or symlink')
+            return None
         size = int(headers.get('Content-Length', 0))
         self._known.add(container, name, size)
         return size
+
+    def _remove_bad(self, env, container, name, problem):
+        """Delete an object that is not the chunk its name promises.
+
+        Write-once storage must not keep it: every upload of the right
+        bytes would be answered "already stored" and the damage would be
+        permanent. A DELETE without ``multipart-manifest=delete`` removes a
+        manifest or symlink itself, never its target.
+        """
+        path = self._path(container, name)
+        self._known.forget_one(container, name)
+        self.logger.error('removing %s: %s, not a chunk', path, problem)
+        status, _ = self._call(env, 'DELETE', path)
+        if status not in (204, 404):
+            self.logger.error('could not remove %s: Swift answered %s',
+                              path, status)
 
     def chunk_sizes(self, env, container, names):
         """Sizes of ``names`` in order (None for missing ones).
@@ -386,7 +430,11 @@ class ChunkStore:
         """
         listed = set()
         for entry in self._iter_listing(env, container):
-            if chunking.is_chunk_name(entry['name']):
+            # A listed symlink or manifest is no chunk (a chunk is never
+            # empty either): leave it to a HEAD, which removes it.
+            if chunking.is_chunk_name(entry['name']) and \
+                    entry.get('bytes') and 'symlink_path' not in entry \
+                    and 'slo_etag' not in entry:
                 listed.add(entry['name'])
                 self._known.add(container, entry['name'],
                                 int(entry['bytes']))
@@ -500,10 +548,13 @@ class ChunkStore:
         if self.chunk_exists(env, dst_container, name):
             return False
         src_path = self._path(src_container, name)
-        source = self._response(env, 'GET', src_path)
+        source = self._response(env, 'GET', src_path + '?' + NO_FOLLOW)
         with closing_if_possible(source.app_iter):
             if source.status_int != 200:
                 self._fail('GET', src_path, source.status_int)
+            if _is_link(source.headers):
+                raise CorruptChunk('%s is a manifest or symlink, not a '
+                                   'chunk' % src_path)
             return self._put_from(env, dst_container, name, source)
 
     def _put_from(self, env, container, name, source):
@@ -529,13 +580,15 @@ class ChunkStore:
         :param verify: check each chunk read whole against its
             ``chk-<sha256>`` name (plain workspaces)
 
-        Partial first and last chunks are ranged GETs. A generator: nothing
-        is requested before the first ``next()``; from then on the GETs of
-        the next :attr:`prefetch` chunks are opened while the current one
-        streams out (:meth:`_stream`). A corrupt or missing chunk raises
-        :class:`StorageError` (:class:`CorruptChunk`) mid-stream, after
-        earlier bytes were sent, so the client sees a response shorter than
-        its Content-Length and never takes it for the file.
+        Partial first and last chunks are read whole too, so that they are
+        checked before any of their bytes is sent. A generator: nothing is
+        requested before the first ``next()``; from then on the next
+        :attr:`prefetch` chunks are fetched while the current one streams
+        out (:meth:`_stream`). A corrupt or missing chunk raises
+        :class:`StorageError` (:class:`CorruptChunk`) before any of its
+        bytes is sent; after earlier chunks were sent, the client sees a
+        response shorter than its Content-Length and never takes it for
+        the file.
         """
         total = sum(size for _name, size in chunks)
         end = total if end is None else min(end, total)
@@ -565,73 +618,86 @@ class ChunkStore:
     def _stream(self, env, container, pieces, verify):
         """The bytes of ``pieces`` (:class:`_Piece`) in order.
 
-        The GET of a piece is sent up to :attr:`prefetch` pieces before its
-        bytes are needed, in a green thread, and its response left unread
-        until its turn: the proxy holds no more than one Swift read buffer
-        per open response, the rest waits in socket buffers. Closing the
-        generator (a client gone) closes every response opened ahead.
-
-        A response left unread is subject to the object server's
-        ``client_timeout`` (60 s by default) like the one being streamed to
-        a stalled client already was: a client that takes longer than that
-        over ``prefetch`` chunks gets a short response, and retries.
+        Each piece's chunk is fetched whole and checked (:meth:`_fetch`) in
+        a green thread up to :attr:`prefetch` pieces before its bytes are
+        needed; nothing of a chunk is yielded before it passed. Closing
+        the generator (a client gone) waits for the fetches under way and
+        drops them.
         """
         pieces = iter(pieces)
         ahead = collections.deque()
         try:
             while True:
-                self._open_ahead(env, container, pieces, ahead)
+                self._open_ahead(env, container, pieces, ahead, verify)
                 if not ahead:
                     return
-                piece, opening = ahead.popleft()
-                yield from self._read_piece(container, piece, opening.wait(),
-                                            verify)
+                piece, fetching = ahead.popleft()
+                data = fetching.wait()
+                if piece.whole:
+                    yield data
+                else:
+                    yield data[piece.first:piece.last]
+                del data
         finally:
-            for _piece, opening in ahead:
-                _discard(opening)
+            for _piece, fetching in ahead:
+                _discard(fetching)
 
-    def _open_ahead(self, env, container, pieces, ahead):
-        """Start GETs until ``ahead`` holds the current piece + prefetch."""
+    def _open_ahead(self, env, container, pieces, ahead, verify):
+        """Start fetches until ``ahead`` holds the current piece + prefetch.
+        """
         while len(ahead) <= self.prefetch:
             piece = next(pieces, None)
             if piece is None:
                 return
-            ahead.append((piece, spawn(self._open_piece, env, container,
-                                       piece)))
+            ahead.append((piece, spawn(self._fetch, env, container,
+                                       piece, verify)))
 
-    def _open_piece(self, env, container, piece):
-        """Send the GET of one piece; its body is read later, in order."""
-        headers = {} if piece.whole else {
-            'Range': 'bytes=%d-%d' % (piece.first, piece.last - 1)}
-        return self._response(env, 'GET', self._path(container, piece.name),
-                              headers)
+    def _fetch(self, env, container, piece, verify):
+        """One whole chunk's bytes, checked against its name and size.
 
-    def _read_piece(self, container, piece, resp, verify):
-        """Stream an opened piece's body, then check its size and hash."""
+        :raises StorageError: Swift's failure (404: the chunk is missing)
+        :raises CorruptChunk: the object is a manifest or a symlink, or its
+            bytes are not the chunk (it is then removed, see
+            :meth:`_remove_bad`)
+        """
         path = self._path(container, piece.name)
+        resp = self._response(env, 'GET', path + '?' + NO_FOLLOW)
         with closing_if_possible(resp.app_iter):
-            if resp.status_int != (200 if piece.whole else 206):
+            if resp.status_int != 200:
                 self._fail('GET', path, resp.status_int)
-            hasher = hashlib.sha256() if piece.whole and verify else None
-            expected = resp.content_length if piece.size is None else \
-                piece.last - piece.first
-            received = 0
-            for data in resp.app_iter:
-                received += len(data)
-                if hasher:
-                    hasher.update(data)
-                yield data
-        self._check_read(path, piece.name, expected, received, hasher)
+            if _is_link(resp.headers):
+                self._bad_chunk(env, container, piece.name,
+                                'a manifest or symlink')
+            length = resp.content_length
+            if length is None or length > chunking.MAX_SIZE:
+                self._bad_chunk(env, container, piece.name,
+                                '%s bytes, more than a chunk may have'
+                                % length)
+            data = b''.join(resp.app_iter)
+        if len(data) != length:
+            # A short read is Swift's failure, not damage: keep the object.
+            self.logger.error('short read of %s: %d bytes instead of %d',
+                              path, len(data), length)
+            raise StorageError('%s: %d bytes instead of %d'
+                               % (path, len(data), length))
+        if piece.size is not None and length != piece.size:
+            self._bad_chunk(env, container, piece.name,
+                            '%d bytes instead of %d' % (length, piece.size))
+        if verify and chunking.chunk_name(data) != piece.name:
+            self._bad_chunk(env, container, piece.name,
+                            'content does not hash to its name')
+        self._known.add(container, piece.name, length)
+        return data
 
-    def _check_read(self, path, name, expected, received, hasher):
-        problem = None
-        if received != expected:
-            problem = '%d bytes instead of %d' % (received, expected)
-        elif hasher and chunking.CHUNK_PREFIX + hasher.hexdigest() != name:
-            problem = 'content does not hash to its name'
-        if problem:
-            self.logger.error('corrupt chunk %s: %s', path, problem)
-            raise CorruptChunk('corrupt chunk %s: %s' % (path, problem))
+    def _bad_chunk(self, env, container, name, problem):
+        self._remove_bad(env, container, name, problem)
+        raise CorruptChunk('corrupt chunk %s in %s: %s; it was removed, '
+                           'upload it again' % (name, container, problem))
+
+
+def _is_link(headers):
+    """True when a response's headers mark a manifest or a symlink."""
+    return any(name in headers for name in LINK_HEADERS)
 
 
 class _Piece(NamedTuple):
@@ -651,13 +717,12 @@ class _Piece(NamedTuple):
                                      self.last == self.size)
 
 
-def _discard(opening):
-    """Close the response of a GET opened ahead and no longer wanted."""
+def _discard(fetching):
+    """Wait for a fetch started ahead and no longer wanted."""
     try:
-        resp = opening.wait()
+        fetching.wait()
     except Exception:   # its failure no longer matters to anyone
         return
-    close_if_possible(resp.app_iter)
 
 
 def _pieces(chunks, start, end):
@@ -691,6 +756,9 @@ class _KnownChunks:
         self._sizes[(container, name)] = size
         while len(self._sizes) > self.limit:
             self._sizes.popitem(last=False)
+
+    def forget_one(self, container, name):
+        self._sizes.pop((container, name), None)
 
     def forget(self, container):
         for key in [key for key in self._sizes if key[0] == container]:

@@ -35,8 +35,15 @@ Rules every operation follows (DESIGN.md section 5):
   its own subtree.
 * **Quota.** A workspace's files count against its owner: usage is the
   size of the current, live files of the workspaces a user owns, kept in
-  ``users.quota_used`` by every write. A write that would pass a non-zero
-  limit raises :class:`~.errors.QuotaExceeded` and changes nothing.
+  ``users.quota_used`` by every write, plus the chunks stored in them that
+  no version references yet (:mod:`.uploads`; ``quota_waiting`` in the
+  account). A write that would pass a non-zero limit raises
+  :class:`~.errors.QuotaExceeded` and changes nothing.
+* **Sizes are the server's.** A caller that stored a file's chunks passes
+  their stored sizes (``chunk_sizes``); a file's ``size`` must then be
+  their sum (plain workspaces), or lie between their sum less the sealing
+  overhead and what the chunks may hold (encrypted ones, whose plaintext
+  the server never sees), else :class:`~.errors.BadRequest`.
 * **Events.** Each write adds one outbox row (routing key
   ``workspace.<id>``) in its own transaction; the events relay publishes
   it later.
@@ -64,11 +71,13 @@ from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 
+from stacksync_swift import chunking
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import errors
 from stacksync_swift.metadata import models
 from stacksync_swift.metadata import names
 from stacksync_swift.metadata import shares
+from stacksync_swift.metadata import uploads
 from stacksync_swift.metadata.models import DELETED
 from stacksync_swift.metadata.models import Device
 from stacksync_swift.metadata.models import Item
@@ -333,6 +342,9 @@ class MetadataService:
         """The user, their quota and usage, and their workspaces."""
         with self._reading() as session:
             account = _user_dict(_user(session, user_id))
+            waiting = uploads.pending_bytes(session, account['id'])
+            account['quota_used'] += waiting
+            account['quota_waiting'] = waiting
             account['workspaces'] = _workspaces_of(session, user_id)
             return account
 
@@ -359,6 +371,59 @@ class MetadataService:
             workspace = _new_workspace(session, owner, name, is_shared,
                                        encrypted)
             return _workspace_dict(workspace, models.OWNER)
+
+    def workspace_by_container(self, container):
+        """The workspace stored in ``container`` (owner's view), or None.
+        """
+        with self._reading() as session:
+            workspace = session.scalar(select(Workspace).where(
+                Workspace.container == container))
+            if workspace is None:
+                return None
+            return _workspace_dict(workspace, models.OWNER)
+
+    # -- chunks waiting for a commit (the rules are in uploads.py) ---------
+
+    def reserve_chunk(self, workspace_id, name, size):
+        """Count a chunk about to be stored against the owner's quota.
+
+        :returns: True when counted now (release it if its PUT then finds
+            it stored, or fails), False when it was counted already
+        :raises QuotaExceeded: the owner has no room for it
+        """
+        name, size = _chunk_name(name), _count(size, 'size')
+        with self._writing() as session:
+            workspace = _workspace(session, workspace_id)
+            owner = _user(session, workspace.owner_id, lock=True)
+            return uploads.reserve(session, owner, workspace.id, name, size)
+
+    def release_chunk(self, workspace_id, name):
+        """Forget a reservation whose chunk was not stored by it."""
+        with self._writing() as session:
+            uploads.release(session, _id(workspace_id, 'workspace id'),
+                            _chunk_name(name))
+
+    def record_chunks(self, workspace_id, chunks):
+        """Count chunks ``[(name, size), ...]`` just stored by the server.
+        """
+        chunks = [(_chunk_name(name), _count(size, 'size'))
+                  for name, size in chunks]
+        if not chunks:
+            return
+        with self._writing() as session:
+            workspace = _workspace(session, workspace_id)
+            _user(session, workspace.owner_id, lock=True)
+            uploads.record(session, workspace.id, chunks)
+
+    def upload_allowance(self, workspace_id):
+        """Bytes the workspace's owner may still store; None: no limit."""
+        with self._reading() as session:
+            workspace = _workspace(session, workspace_id)
+            owner = _user(session, workspace.owner_id)
+            if not owner.quota_limit:
+                return None
+            return max(owner.quota_limit - owner.quota_used -
+                       uploads.pending_bytes(session, owner.id), 0)
 
     def set_member(self, user_id, workspace_id, member_id, role):
         """Give ``member_id`` a ``role`` in the workspace, or None: remove.
@@ -514,11 +579,15 @@ class MetadataService:
 
     def create_file(self, user_id, workspace_id, parent_id, name, size,
                     content_hash, chunks, mimetype=None, modified_at=None,
-                    device_id=None):
-        """A new file made of already stored chunks."""
+                    device_id=None, chunk_sizes=None):
+        """A new file made of already stored chunks.
+
+        ``chunk_sizes`` (name -> stored size) makes ``size`` checked
+        against them (module docstring, "Sizes are the server's").
+        """
         with self._writing() as session:
             change = _Change.begin(session, user_id, workspace_id,
-                                   device_id)
+                                   device_id, chunk_sizes=chunk_sizes)
             content = change.content(size, content_hash, chunks, mimetype,
                                      modified_at)
             item = change.create(parent_id, name, False, content)
@@ -526,7 +595,8 @@ class MetadataService:
 
     def update_file_data(self, user_id, item_id, size, content_hash,
                          chunks, mimetype=None, modified_at=None,
-                         base_version=None, device_id=None):
+                         base_version=None, device_id=None,
+                         chunk_sizes=None):
         """A new version of a file's data (PUT with optional If-Match)."""
         def update(change, item):
             if item.is_folder:
@@ -535,7 +605,7 @@ class MetadataService:
                                      mimetype or item.mimetype, modified_at)
             return change.update(item, content=content)
         return self._modify(user_id, item_id, base_version, device_id,
-                            update)
+                            update, chunk_sizes=chunk_sizes)
 
     def rename_item(self, user_id, item_id, name, base_version=None,
                     device_id=None):
@@ -571,14 +641,15 @@ class MetadataService:
                             allow_deleted=True)
 
     def _modify(self, user_id, item_id, base_version, device_id, operation,
-                allow_deleted=False):
+                allow_deleted=False, chunk_sizes=None):
         item_id = _id(item_id, 'item id')
         if base_version is not None:
             base_version = _positive(base_version, 'base_version')
         with self._writing() as session:
             workspace_id = _workspace_of_item(session, item_id)
             change = _Change.begin(session, user_id, workspace_id,
-                                   device_id, missing='no item %d' % item_id)
+                                   device_id, missing='no item %d' % item_id,
+                                   chunk_sizes=chunk_sizes)
             item = change.item(item_id)
             if base_version is not None and base_version != item.version:
                 raise errors.Conflict(
@@ -589,7 +660,8 @@ class MetadataService:
                 raise errors.NotFound('item %d is deleted' % item.id)
             return change.finish(operation(change, item))
 
-    def commit(self, user_id, device_id, workspace_id, items):
+    def commit(self, user_id, device_id, workspace_id, items,
+               chunk_sizes=None):
         """Apply a sync client's batch in one transaction (commit).
 
         Each element of ``items`` is a dict: ``id`` (None for a new item,
@@ -607,7 +679,8 @@ class MetadataService:
         version is stale, or a live item holds the name) or ``{"result":
         "error", "error": code, "description": ...}``. Only a malformed
         batch raises. An unchanged item is committed without a new version,
-        so a retried batch is harmless.
+        so a retried batch is harmless. ``chunk_sizes`` (name -> stored
+        size) makes each item's ``size`` checked against its chunks.
         """
         if not isinstance(items, (list, tuple)):
             raise errors.BadRequest('a commit is a list of items')
@@ -618,7 +691,7 @@ class MetadataService:
             raise errors.BadRequest('a commit names its device')
         with self._writing() as session:
             change = _Change.begin(session, user_id, workspace_id,
-                                   device_id)
+                                   device_id, chunk_sizes=chunk_sizes)
             results = [_commit_one(change, request) for request in items]
             change.finish()
             return {'results': results, 'cursor': change.workspace.seq}
@@ -803,17 +876,23 @@ class _Change:
     fails leaves nothing behind and the rest of a commit batch goes on.
     """
 
-    def __init__(self, session, workspace, user_id, device_id):
+    def __init__(self, session, workspace, user_id, device_id,
+                 chunk_sizes=None):
         self.session = session
         self.workspace = workspace
         self.user_id = user_id
         self.device_id = device_id
+        # name -> stored size, when the caller stored or checked them.
+        self.chunk_sizes = chunk_sizes
         self.touched = []
         self._owner = None
+        # Bytes of the owner's chunks waiting for a commit (uploads.py),
+        # read on first need and kept current as versions take them.
+        self._waiting = None
 
     @classmethod
     def begin(cls, session, user_id, workspace_id, device_id,
-              missing=None):
+              missing=None, chunk_sizes=None):
         workspace, role = _visible_workspace(session, user_id,
                                              workspace_id, lock=True,
                                              missing=missing)
@@ -826,7 +905,7 @@ class _Change:
                 raise errors.BadRequest('no device %r of this user'
                                         % (device_id,))
             device.last_seen = models.utcnow()
-        return cls(session, workspace, user_id, device_id)
+        return cls(session, workspace, user_id, device_id, chunk_sizes)
 
     # -- reads under the lock
 
@@ -879,22 +958,64 @@ class _Change:
             parent_id = self.session.scalar(
                 select(Item.parent_id).where(Item.id == parent_id))
 
-    def charge(self, delta):
-        """Count ``delta`` bytes against the owner's quota, or refuse."""
+    def charge(self, delta, chunks=()):
+        """Count ``delta`` bytes against the owner's quota, or refuse.
+
+        The owner's chunks waiting for a commit count too, less those among
+        ``chunks`` (the new content's), which this version takes over.
+        """
         if delta == 0:
             return
+        owner = self._lock_owner()
+        if delta > 0 and owner.quota_limit:
+            waiting = self._waiting_bytes()
+            if waiting:
+                waiting -= uploads.waiting(self.session, self.workspace.id,
+                                           chunks)
+            uploads.check_room(owner, waiting, delta)
+        owner.quota_used = max(owner.quota_used + delta, 0)
+
+    def _lock_owner(self):
         if self._owner is None:
             self._owner = self.session.scalar(
                 select(User).where(User.id == self.workspace.owner_id)
                 .with_for_update().execution_options(populate_existing=True))
-        owner = self._owner
-        if delta > 0 and owner.quota_limit and \
-                owner.quota_used + delta > owner.quota_limit:
-            raise errors.QuotaExceeded(
-                'this needs %d more bytes; %d of the %d bytes of the '
-                "owner's quota are used"
-                % (delta, owner.quota_used, owner.quota_limit))
-        owner.quota_used = max(owner.quota_used + delta, 0)
+        return self._owner
+
+    def _waiting_bytes(self):
+        if self._waiting is None:
+            self._waiting = uploads.pending_bytes(self.session,
+                                                  self.workspace.owner_id)
+        return self._waiting
+
+    def take_waiting(self, chunks):
+        """A new version references ``chunks``: they wait no longer."""
+        if chunks and self._waiting_bytes():
+            self._waiting -= uploads.waiting(self.session, self.workspace.id,
+                                             chunks)
+            uploads.take_referenced(self.session, self.workspace.id, chunks)
+
+    def check_size(self, size, chunks):
+        """Refuse a size its stored chunks cannot hold (see "Sizes")."""
+        if self.chunk_sizes is None:
+            return
+        stored = 0
+        for name in chunks:
+            if self.chunk_sizes.get(name) is None:
+                raise errors.BadRequest('chunk %s is not stored' % name)
+            stored += self.chunk_sizes[name]
+        if not self.workspace.encrypted:
+            if size != stored:
+                raise errors.BadRequest(
+                    'size is %d but the chunks hold %d bytes'
+                    % (size, stored))
+            return
+        least = stored - chunking.SEALED_OVERHEAD * len(chunks)
+        most = chunking.MAX_SIZE * len(chunks)
+        if not least <= size <= most:
+            raise errors.BadRequest(
+                'size %d cannot be the plaintext of %d sealed chunks of '
+                '%d bytes' % (size, len(chunks), stored))
 
     def content(self, size, content_hash, chunks, mimetype, modified_at):
         """Validate a file's data description into a :class:`Content`."""
@@ -909,8 +1030,10 @@ class _Change:
                 raise errors.BadRequest('content_hash must be a SHA-256 '
                                         'in hex')
             content_hash = content_hash.lower()
+        chunks = _chunk_names(chunks)
+        self.check_size(size, chunks)
         return Content(size=size, content_hash=content_hash,
-                       chunks=_chunk_names(chunks),
+                       chunks=chunks,
                        mimetype=_optional_text(mimetype, 'mimetype')
                        or DEFAULT_MIMETYPE,
                        modified_at=_timestamp(modified_at))
@@ -929,7 +1052,8 @@ class _Change:
         name = names.normalize_name(name)
         parent_id = self.live_folder(parent_id)
         self.check_name_free(parent_id, name)
-        self.charge(0 if is_folder else content.size)
+        if not is_folder:
+            self.charge(content.size, content.chunks)
         item = Item(workspace_id=self.workspace.id, parent_id=parent_id,
                     name=name, is_folder=is_folder, version=0)
         return self._new_version(item, models.NEW, content)
@@ -962,7 +1086,7 @@ class _Change:
         self.check_name_free(parent_id, name, item.id)
         new = content if changed else old
         if not item.is_folder:
-            self.charge(new.size - (0 if deleted else old.size))
+            self.charge(new.size - (0 if deleted else old.size), new.chunks)
         item.name, item.parent_id = name, parent_id
         status = models.CHANGED if changed or deleted else \
             models.MOVED if moved else models.RENAMED
@@ -1065,6 +1189,8 @@ class _Change:
             self.session.execute(insert(VersionChunk), [
                 {'version_id': version.id, 'position': position,
                  'name': name} for position, name in enumerate(chunks)])
+            if status != DELETED:
+                self.take_waiting(chunks)
         self.touched.append(item)
         return item
 
@@ -1127,6 +1253,20 @@ def _visible_workspace(session, user_id, workspace_id, lock=False,
     if row is None:
         raise errors.NotFound(missing or 'no workspace %d' % workspace_id)
     return row[0], row[1]
+
+
+def _workspace(session, workspace_id):
+    workspace = session.get(Workspace, _id(workspace_id, 'workspace id'))
+    if workspace is None:
+        raise errors.NotFound('no workspace %r' % (workspace_id,))
+    return workspace
+
+
+def _chunk_name(name):
+    if not isinstance(name, str) or not CHUNK_NAME.match(name):
+        raise errors.BadRequest('%r is not a chunk name (chk-<64 hex>)'
+                                % (name,))
+    return name
 
 
 def _private_workspace(session, user_id):
