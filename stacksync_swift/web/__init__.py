@@ -43,8 +43,8 @@ Safety
 ======
 
 * Sessions (:mod:`.sessions`): a random token in an ``HttpOnly;
-  SameSite=Lax`` cookie scoped to the prefix (``Secure`` over TLS); the
-  database keeps its SHA-256. Sign-out deletes the row.
+  SameSite=Lax`` cookie scoped to the prefix (``Secure`` over TLS, see
+  below); the database keeps its SHA-256. Sign-out deletes the row.
 * Every POST carries the session's CSRF token (form field or
   ``X-CSRF-Token`` header), compared in constant time; without a session
   a double-submit cookie plays that part.
@@ -57,6 +57,36 @@ Safety
   else's item id is a 404 page.
 * Errors are friendly pages with the right 4xx status; anything
   unexpected is logged and shown as a 503 page, never a traceback.
+* Public links (:mod:`.links`): viewers of a shared folder cannot make
+  them; the folder's owner sees and revokes all of them.
+
+Cookies behind a TLS terminator
+===============================
+
+Every cookie the site sets (session, CSRF, a link's password proof) is
+``Secure`` when the browser reached the site over TLS, which the site
+learns in any of these ways:
+
+* the proxy itself speaks TLS (``cert_file`` in ``proxy-server.conf``), or
+  Swift's PROXY protocol listener (``require_proxy_protocol = true``)
+  saw a connection to port 443: ``wsgi.url_scheme`` is ``https``;
+* ``oauth_base_url`` starts with ``https://``;
+* the request says ``X-Forwarded-Proto: https`` (any element of the
+  list, any case) or ``Forwarded: proto=https`` (RFC 7239), as TLS
+  terminators (haproxy, nginx, cloud load balancers) add.
+
+Swift itself never reads ``X-Forwarded-Proto``, and has no list of
+trusted proxies to check the header against. None is needed here: the
+header is honoured **only to add** ``Secure`` (and to write the
+``https://`` URL of a new public link when ``oauth_base_url`` is unset),
+never to relax anything. A client that forges it over plain HTTP only
+gets a cookie its own browser will not send back over plain HTTP; it
+locks itself out and nobody else. The header never decides whether the
+transport is safe for anything else (OAuth's PLAINTEXT signatures, for
+one, do not look at it). Operators behind a terminator should still set
+``oauth_base_url`` to the ``https://`` address (every cookie is then
+``Secure``, whatever the terminator sends) and keep plain HTTP away from
+the proxy (see ``doc/operators.rst``).
 """
 
 import datetime
@@ -239,8 +269,13 @@ class Page:
         return 'application/json' in self.req.headers.get('Accept', '')
 
     def secure(self):
+        """True when the browser reached us over TLS: at the proxy, by
+        configuration, or as a TLS terminator says (module docstring).
+        Used only to make cookies stricter, never to relax a check."""
         return self.env.get('wsgi.url_scheme') == 'https' or \
-            self.app.settings.oauth_base_url.startswith('https://')
+            self.env.get('HTTPS', '').lower() == 'on' or \
+            self.app.settings.oauth_base_url.startswith('https://') or \
+            forwarded_https(self.req.headers)
 
     # -- CSRF
 
@@ -278,7 +313,14 @@ class Page:
         return self.app.prefix + path
 
     def absolute(self, path):
-        base = self.app.settings.oauth_base_url or self.req.host_url
+        """The full URL of a page, for links shown to copy elsewhere:
+        behind a TLS terminator, ``https`` (a public link's token must
+        not be handed out in a plain-HTTP URL)."""
+        base = self.app.settings.oauth_base_url
+        if not base:
+            base = self.req.host_url
+            if base.startswith('http://') and self.secure():
+                base = 'https://' + base[len('http://'):]
         return base + self.url(path)
 
     def cookie(self, name, value, max_age=None, path=None):
@@ -314,6 +356,22 @@ class Page:
         return swob.Response(status=status, body=json.dumps(value).encode(),
                              content_type='application/json',
                              headers={'Cache-Control': 'no-store'})
+
+
+def forwarded_https(headers):
+    """True when a proxy in front says the client used TLS:
+    ``X-Forwarded-Proto: https`` (a comma separated list: any element) or
+    RFC 7239 ``Forwarded: ...;proto=https`` (any element)."""
+    for value in headers.get('X-Forwarded-Proto', '').split(','):
+        if value.strip().lower() == 'https':
+            return True
+    for element in headers.get('Forwarded', '').split(','):
+        for pair in element.split(';'):
+            name, _sep, value = pair.partition('=')
+            if name.strip().lower() == 'proto' and \
+                    value.strip().strip('"').lower() == 'https':
+                return True
+    return False
 
 
 def human_size(size):

@@ -68,10 +68,10 @@ class Browser:
         if csrf:
             fields.setdefault('csrf_token', self.csrf)
         from urllib.parse import urlencode
-        return self.request(
-            'POST', path, body=urlencode(fields).encode(),
-            headers={'Content-Type': 'application/x-www-form-urlencoded'},
-            **kwargs)
+        headers = dict(kwargs.pop('headers', None) or {}, **{
+            'Content-Type': 'application/x-www-form-urlencoded'})
+        return self.request('POST', path, body=urlencode(fields).encode(),
+                            headers=headers, **kwargs)
 
     def sign_in(self, name, password=None):
         self.get('/stacksync/signin')
