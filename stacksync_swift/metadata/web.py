@@ -12,11 +12,26 @@ public links.
 ``public_links``
     Read-only links to a file or folder, again stored as the token's
     SHA-256, with an optional expiry and password (hashed like user
-    passwords); ``revoked_at`` set means the link is dead.
+    passwords); ``revoked_at`` set means the link is dead. ``owner_id``
+    is the user who *made* the link (the link acts as them), not
+    necessarily the owner of the workspace the item lives in.
 
-These are plain rows with no rules of the sync service; the rules (who
-may see an item) stay in :mod:`.service`, which the web site asks as the
-link's owner.
+Sessions and throttling are plain rows with no rules of the sync
+service: who may see an item stays in :mod:`.service`, which the web
+site asks as the link's maker. Links carry one rule of their own here,
+in the same transaction as the row, so that no caller can skip it:
+
+* **Only who may re-share may publish.** A link can be made, and stays
+  alive, only while its maker's role is ``owner`` or ``editor``
+  (:data:`~.models.WRITER_ROLES`) in the item's workspace, and, when the
+  item is a mount point of a shared folder, in that folder's workspace
+  as well. A viewer of a shared folder may not re-share it, so may not
+  publish what it holds; a link made by an editor who later becomes a
+  viewer (or leaves) stops working at once, and so does any link a
+  viewer made before this rule existed.
+* **The workspace owner sees and revokes every link** to items of their
+  workspaces, and to the mount points other members have of them,
+  whoever made it; a maker sees and revokes their own links.
 """
 
 import datetime
@@ -27,16 +42,28 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import delete
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import errors
+from stacksync_swift.metadata.models import WRITER_ROLES
 from stacksync_swift.metadata.models import Base
 from stacksync_swift.metadata.models import Id
+from stacksync_swift.metadata.models import Item
+from stacksync_swift.metadata.models import Mount
+from stacksync_swift.metadata.models import User
 from stacksync_swift.metadata.models import UTCDateTime
+from stacksync_swift.metadata.models import Workspace
+from stacksync_swift.metadata.models import WorkspaceMember
 from stacksync_swift.metadata.models import utcnow
+
+# What a viewer is told when they try to publish.
+VIEWER_CANNOT_PUBLISH = (
+    'You are a viewer of this shared folder: only its owner and editors '
+    'can make public links to what it holds.')
 
 
 class WebSession(Base):
@@ -177,11 +204,25 @@ class WebStore:
 
     # -- public links ------------------------------------------------------
 
-    def create_link(self, token, owner_id, item_id, workspace_id,
-                    expires_at=None, password_hash=None):
+    def may_publish(self, user_id, item_id):
+        """True when the user may make a public link to the item."""
         with db.session(self.engine) as session:
+            return _publish_right(session, user_id, item_id) is True
+
+    def create_link(self, token, owner_id, item_id, expires_at=None,
+                    password_hash=None):
+        """A new link made by ``owner_id``; Forbidden for a viewer,
+        NotFound for an item the user cannot see."""
+        with db.session(self.engine) as session:
+            right = _publish_right(session, owner_id, item_id)
+            if right is None:
+                raise errors.NotFound('no item %d' % item_id)
+            if right is False:
+                raise errors.Forbidden(VIEWER_CANNOT_PUBLISH)
             row = PublicLink(token_hash=token_hash(token), owner_id=owner_id,
-                             item_id=item_id, workspace_id=workspace_id,
+                             item_id=item_id,
+                             workspace_id=session.get(Item,
+                                                      item_id).workspace_id,
                              created_at=self.clock(), expires_at=expires_at,
                              password_hash=password_hash)
             session.add(row)
@@ -189,8 +230,8 @@ class WebStore:
             return _link_dict(row)
 
     def find_link(self, token):
-        """The live (not revoked, not expired) link of ``token``, or None.
-        """
+        """The live link of ``token``, or None: not revoked, not expired,
+        and its maker may still publish the item."""
         with db.session(self.engine) as session:
             row = session.scalar(select(PublicLink).where(
                 PublicLink.token_hash == token_hash(token)))
@@ -199,23 +240,90 @@ class WebStore:
             if row.expires_at is not None and \
                     row.expires_at <= self.clock():
                 return None
+            if _publish_right(session, row.owner_id, row.item_id) is not True:
+                return None
             return _link_dict(row)
 
-    def list_links(self, owner_id):
-        """The owner's links that are not revoked, newest first."""
-        with db.session(self.engine) as session:
-            rows = session.scalars(select(PublicLink).where(
-                PublicLink.owner_id == owner_id,
-                PublicLink.revoked_at.is_(None)).order_by(
-                    PublicLink.id.desc()))
-            return [_link_dict(row) for row in rows]
+    def list_links(self, user_id):
+        """The links the user manages, newest first: those they made, and
+        those to items of workspaces they own (or to mount points of
+        them), whoever made them. Not revoked; expired ones included.
 
-    def revoke_link(self, owner_id, link_id):
-        """Revoke the owner's link; NotFound for anyone else's."""
+        Each link adds ``maker`` (the maker's name), ``mine`` (the user
+        made it), ``active`` (its maker may still publish the item) and
+        ``mounted_workspace_id`` (the workspace the item is a mount of,
+        or None)."""
+        with db.session(self.engine) as session:
+            owned = select(Workspace.id).where(Workspace.owner_id == user_id)
+            rows = session.execute(
+                select(PublicLink, User.name, Mount.workspace_id)
+                .join(User, User.id == PublicLink.owner_id)
+                .join(Item, Item.id == PublicLink.item_id)
+                .outerjoin(Mount, Mount.item_id == PublicLink.item_id)
+                .where(PublicLink.revoked_at.is_(None),
+                       or_(PublicLink.owner_id == user_id,
+                           Item.workspace_id.in_(owned),
+                           Mount.workspace_id.in_(owned)))
+                .order_by(PublicLink.id.desc())).all()
+            found, seen = [], set()
+            for row, maker, mounted in rows:
+                if row.id in seen:
+                    continue
+                seen.add(row.id)
+                link = _link_dict(row)
+                link.update(
+                    maker=maker, mine=row.owner_id == user_id,
+                    mounted_workspace_id=mounted,
+                    active=_publish_right(session, row.owner_id,
+                                          row.item_id) is True)
+                found.append(link)
+            return found
+
+    def revoke_link(self, user_id, link_id):
+        """Revoke a link the user made, or one to an item of a workspace
+        they own; NotFound for any other."""
         with db.session(self.engine) as session:
             row = session.get(PublicLink, link_id)
-            if row is None or row.owner_id != owner_id:
+            if row is None or not (row.owner_id == user_id or
+                                   _owns_content(session, user_id,
+                                                 row.item_id)):
                 raise errors.NotFound('no link %d of yours' % link_id)
             if row.revoked_at is None:
                 row.revoked_at = self.clock()
             return _link_dict(row)
+
+
+def _reached_workspaces(session, item):
+    """The workspaces a link to ``item`` shows: the item's own, and the
+    shared folder's when the item is a mount point of one."""
+    mounted = session.scalars(select(Mount.workspace_id).where(
+        Mount.item_id == item.id)).all()
+    return {item.workspace_id, *mounted}
+
+
+def _publish_right(session, user_id, item_id):
+    """True when the user may publish the item, False when they see it
+    but only as a viewer (somewhere it reaches), None when they do not
+    see it at all."""
+    item = session.get(Item, item_id)
+    if item is None:
+        return None
+    reached = _reached_workspaces(session, item)
+    roles = dict(session.execute(
+        select(WorkspaceMember.workspace_id, WorkspaceMember.role).where(
+            WorkspaceMember.user_id == user_id,
+            WorkspaceMember.workspace_id.in_(reached))).all())
+    if item.workspace_id not in roles:
+        return None
+    return all(roles.get(workspace) in WRITER_ROLES
+               for workspace in reached)
+
+
+def _owns_content(session, user_id, item_id):
+    """True when the user owns a workspace a link to the item shows."""
+    item = session.get(Item, item_id)
+    if item is None:
+        return False
+    return session.scalar(select(Workspace.id).where(
+        Workspace.id.in_(_reached_workspaces(session, item)),
+        Workspace.owner_id == user_id).limit(1)) is not None

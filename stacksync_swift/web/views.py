@@ -261,8 +261,18 @@ def item(page, item_id):
         'item.html', item=meta, crumbs=breadcrumbs(
             page, meta['parent_id'] or _mount_parent(page, meta)),
         targets=move_targets(page, meta), members=shared,
-        links=[link for link in page.app.links.owned(page.user_id)
-               if link['item_id'] == meta['id']])
+        links=_links_of(page, meta),
+        can_publish=page.app.links.may_publish(page.user_id, meta['id']),
+        publish_refusal=links.VIEWER_CANNOT_PUBLISH)
+
+
+def _links_of(page, meta):
+    """The links to this item the user manages; on a shared folder's
+    mount point, the links to every member's mount of it as well."""
+    mounted = meta.get('mount_workspace_id')
+    return [link for link in page.app.links.listed(page.user_id)
+            if link['item_id'] == meta['id'] or
+            (mounted and link['mounted_workspace_id'] == mounted)]
 
 
 def _mount_parent(page, meta):
@@ -438,7 +448,7 @@ def answer_proposal(page, proposal_id, answer):
 def account(page):
     return page.render('account.html',
                        account=page.metadata.get_account(page.user_id),
-                       links=page.app.links.owned(page.user_id))
+                       links=page.app.links.listed(page.user_id))
 
 
 @route('POST', r'item/(?P<item_id>\d+)/link')
@@ -455,8 +465,12 @@ def make_link(page, item_id):
 
 @route('POST', r'link/(?P<link_id>\d+)/revoke')
 def revoke_link(page, link_id):
+    """Revoke a link the user made, or one to what their workspaces hold
+    (a 404 for any other); back to the item's page when sent from it."""
     page.app.links.revoke(page.user_id, as_int(link_id))
-    return page.redirect('account', 'The link was revoked.')
+    back = page.form().get('item', '')
+    return page.redirect('item/%d' % as_int(back, 'item') if back
+                         else 'account', 'The link was revoked.')
 
 
 @route('GET', r's/(?P<token>[A-Za-z0-9_-]{1,100})', public=True)
@@ -509,8 +523,11 @@ def _public_view(page, token, link, meta):
         return page.render('public.html', token=token, item=meta,
                            items=None)
     listing = page.metadata.list_folder(link['owner_id'], meta['id'])
-    return page.render('public.html', token=token, item=meta,
-                       items=listing['contents'])
+    # Shared folders mounted below the linked folder are not reached
+    # (Links.item_below): do not show them either.
+    shown = [child for child in listing['contents']
+             if 'mount_workspace_id' not in child]
+    return page.render('public.html', token=token, item=meta, items=shown)
 
 
 def _public_send(page, link, meta):
