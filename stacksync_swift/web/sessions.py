@@ -9,13 +9,8 @@ session's CSRF token (form field ``csrf_token`` or header
 cookie of its own (the double-submit pattern), so even the sign-in form
 cannot be posted from another site.
 
-Failed sign-ins are counted per user name and per client address; after
-:data:`FREE_ATTEMPTS` failures each further attempt first waits
-``2 ** (failures - FREE_ATTEMPTS)`` seconds (at most :data:`LONGEST_WAIT`),
-a green-thread sleep under eventlet, so other requests go on meanwhile.
-A success forgets the user name's failures (not the address's: one valid
-account must not reset an attacker's count); failures older than
-:data:`FAILURE_WINDOW` are forgotten.
+Failed sign-ins are slowed down by :class:`stacksync_swift.throttle.Throttle`
+(re-exported here), with the counters the OAuth authorize page uses too.
 """
 
 import datetime
@@ -23,17 +18,17 @@ import hmac
 import http.cookies
 import secrets
 
-import eventlet
+# The throttle lives in a neutral module so that stacksync_auth uses it too.
+from stacksync_swift.throttle import FAILURE_WINDOW  # noqa: F401
+from stacksync_swift.throttle import FREE_ATTEMPTS  # noqa: F401
+from stacksync_swift.throttle import LONGEST_WAIT  # noqa: F401
+from stacksync_swift.throttle import Throttle  # noqa: F401
 
 SESSION_COOKIE = 'stacksync_session'
 CSRF_COOKIE = 'stacksync_csrf'
 CSRF_FIELD = 'csrf_token'
 CSRF_HEADER = 'X-CSRF-Token'
 LIFETIME = datetime.timedelta(hours=12)
-
-FREE_ATTEMPTS = 3
-LONGEST_WAIT = 30
-FAILURE_WINDOW = datetime.timedelta(minutes=15)
 
 
 def new_token():
@@ -94,38 +89,3 @@ def csrf_ok(expected, sent):
     return hmac.compare_digest(expected.encode('utf-8'),
                                sent.encode('utf-8'))
 
-
-class Throttle:
-    """Slows down repeated failed sign-ins."""
-
-    def __init__(self, store, free=FREE_ATTEMPTS, longest=LONGEST_WAIT,
-                 window=FAILURE_WINDOW, sleep=eventlet.sleep):
-        self.store = store
-        self.free = free
-        self.longest = longest
-        self.window = window
-        self.sleep = sleep
-
-    @staticmethod
-    def keys(name, address):
-        return ['user:%s' % name[:200], 'ip:%s' % (address or '?')]
-
-    def delay(self, keys):
-        """Seconds the next attempt for ``keys`` must wait."""
-        failures = self.store.failures(keys, self.window)
-        if failures < self.free:
-            return 0
-        return min(2 ** (failures - self.free), self.longest)
-
-    def wait(self, keys):
-        delay = self.delay(keys)
-        if delay:
-            self.sleep(delay)
-        return delay
-
-    def failed(self, keys):
-        self.store.record_failure(keys, self.window)
-
-    def succeeded(self, keys):
-        self.store.forget_failures([key for key in keys
-                                    if key.startswith('user:')])
