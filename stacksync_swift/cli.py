@@ -9,7 +9,8 @@ Subcommands::
     stacksync-swift user-add NAME [--password [P]] [--quota BYTES] [--email E]
     stacksync-swift user-list
     stacksync-swift user-del NAME
-    stacksync-swift consumer-add NAME               prints key and secret
+    stacksync-swift consumer-add NAME [--callback URL|oob]
+                                                    prints key and secret
     stacksync-swift consumer-list
     stacksync-swift consumer-del KEY
     stacksync-swift token-list NAME                 a user's access tokens
@@ -244,16 +245,22 @@ def cmd_user_del(args):
 
 def cmd_consumer_add(args):
     _, store = _services(args)
-    consumer = store.create_consumer(args.name)
-    print('Consumer %s\n  key:    %s\n  secret: %s'
-          % (consumer.name, consumer.key, consumer.secret))
+    consumer = store.create_consumer(args.name, callback=args.callback)
+    print('Consumer %s\n  key:      %s\n  secret:   %s\n  callback: %s'
+          % (consumer.name, consumer.key, consumer.secret,
+             consumer.callback))
     return 0
+
+
+# How consumer-list shows a consumer registered before callbacks were.
+LEGACY_CALLBACK = 'oob+loopback'
 
 
 def cmd_consumer_list(args):
     _, store = _services(args)
-    _table(('KEY', 'NAME', 'CREATED'),
-           [(c.key, c.name, c.created_at.strftime('%Y-%m-%d %H:%M:%S'))
+    _table(('KEY', 'NAME', 'CALLBACK', 'CREATED'),
+           [(c.key, c.name, c.callback or LEGACY_CALLBACK,
+             c.created_at.strftime('%Y-%m-%d %H:%M:%S'))
             for c in store.list_consumers()])
     return 0
 
@@ -427,6 +434,12 @@ def build_parser():
         'consumer-add', help='register an OAuth application; prints its '
                              'key and secret')
     consumer.add_argument('name')
+    consumer.add_argument(
+        '--callback', metavar='URL|oob', default='oob',
+        help='where the application receives its verifier: "oob" (the '
+             'default: the authorize page shows it to the user) or its '
+             'http(s) URL; request tokens asking for another callback are '
+             'refused (the query string may differ)')
     consumer.set_defaults(func=cmd_consumer_add)
     commands.add_parser('consumer-list', help='list OAuth applications'
                         ).set_defaults(func=cmd_consumer_list)

@@ -17,6 +17,18 @@ Rules beyond oauthlib's defaults:
 * A nonce may be used once per consumer, token and timestamp; timestamps
   outside ``TIMESTAMP_LIFETIME`` seconds of the server's clock are refused.
 * Access tokens never expire but can be revoked by the operator.
+* A request naming an unknown consumer writes nothing: its nonce is not
+  recorded (there is nothing to replay), so made-up keys cannot fill the
+  nonce table. It still costs a signature check, like a known one.
+* The callback must be the one the consumer registered
+  (``stacksync-swift consumer-add --callback``, see
+  :func:`callback_allowed`): ``oob`` for ``oob``; for a URL, the same
+  scheme, host, port and path, with any query the application adds (to
+  carry its own state). Consumers registered before callbacks were (no
+  callback stored) may use ``oob`` and loopback ``http(s)`` callbacks
+  (``127.0.0.1``, ``localhost``, ``[::1]``, any port and path) only.
+* The redirect after authorization carries ``oauth_token`` and
+  ``oauth_verifier``, nothing about the user.
 * The signature base string uses the URL the client used: behind a TLS
   terminator set ``oauth_base_url`` so the proxy knows it.
 """
@@ -42,6 +54,55 @@ TIMESTAMP_LIFETIME = 600
 KEY_LENGTH = (8, 64)
 # Where one request's credential lookups are kept (see Validator._lookup).
 _FOUND = 'stacksync_found'
+OOB = 'oob'
+# Consumers without a registered callback may still be called back here:
+# the sync client and local tools listen on the loopback interface.
+LOOPBACK_HOSTS = ('127.0.0.1', 'localhost', '::1')
+# As long as the request token table's callback column.
+CALLBACK_LENGTH = 2048
+DEFAULT_PORTS = {'http': 80, 'https': 443}
+
+
+def _origin_and_path(url):
+    """``(scheme, host, port, path)`` of a callback URL, or None.
+
+    None for anything but an absolute http(s) URL with a host and without
+    user information or fragment: ``https://good@evil/`` must not pass
+    for ``good``.
+    """
+    if len(url) > CALLBACK_LENGTH or '#' in url or \
+            any(ch.isspace() or ord(ch) < 0x20 for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        port = parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return None
+    if scheme not in DEFAULT_PORTS or not parts.hostname or \
+            '@' in parts.netloc:
+        return None
+    return scheme, parts.hostname.lower(), port, parts.path or '/'
+
+
+def callback_allowed(registered, callback):
+    """True when a consumer registered with ``registered`` may use
+    ``callback`` (module docstring).
+
+    A URL matches on scheme, host, port (default ports filled in) and the
+    exact path; only the query may differ. No prefix matching: a path
+    prefix would let ``/cb/../elsewhere`` or an open redirect under the
+    prefix receive the verifier.
+    """
+    if callback == OOB or registered == OOB:
+        return callback == registered or \
+            (callback == OOB and registered is None)
+    wanted = _origin_and_path(callback)
+    if wanted is None:
+        return False
+    if registered is None:
+        return wanted[1].strip('[]') in LOOPBACK_HOSTS
+    return wanted == _origin_and_path(registered)
 
 
 class Validator(RequestValidator):
@@ -132,19 +193,29 @@ class Validator(RequestValidator):
     def validate_timestamp_and_nonce(self, client_key, timestamp, nonce,
                                      request, request_token=None,
                                      access_token=None):
+        # oauthlib asks this before validate_client_key. An unknown
+        # consumer's request is refused there, with the same signature
+        # work as a known one's; recording its nonce would only let
+        # made-up keys fill the table.
+        if self._consumer(client_key, request) is None:
+            return True
         return self.store.use_nonce(client_key, int(timestamp), nonce,
                                     request_token or access_token or '')
 
     def validate_redirect_uri(self, client_key, redirect_uri, request):
-        return redirect_uri == 'oob' or \
-            redirect_uri.startswith(('http://', 'https://'))
+        consumer = self._consumer(client_key, request)
+        return consumer is not None and \
+            callback_allowed(consumer.callback, redirect_uri)
 
     def validate_request_token(self, client_key, token, request):
         found = self.store.get_request_token(token)
         return found is not None and found.consumer_key == client_key
 
     def verify_request_token(self, token, request):
-        return self.store.get_request_token(token) is not None
+        # Authorized once: a second authorization would hand out a second
+        # verifier for the same token.
+        found = self.store.get_request_token(token)
+        return found is not None and found.verifier is None
 
     def validate_verifier(self, client_key, token, verifier, request):
         found = self.store.get_request_token(token)
@@ -174,9 +245,12 @@ class Validator(RequestValidator):
             REQUEST_TOKEN_LIFETIME)
 
     def save_verifier(self, token, verifier, request):
-        # oauthlib hands over the credentials given to authorize() here.
+        # oauthlib hands over the credentials given to authorize() here,
+        # in the very dict it then adds to the callback URL (or the oob
+        # answer): the user id is taken out, it is nobody's business.
+        user_id = verifier.pop('user')
         self.store.authorize_request_token(
-            token, verifier['user'], verifier['oauth_verifier'])
+            token, user_id, verifier['oauth_verifier'])
 
     def invalidate_request_token(self, client_key, request_token, request):
         self.store.delete_request_token(request_token)
@@ -198,7 +272,23 @@ class Provider:
         return self.server.create_request_token_response(
             uri, method, body, headers)
 
+    def pending(self, token):
+        """The consumer asking for ``token`` to be authorized, or None.
+
+        None when the request token is unknown, expired or already
+        authorized, or its consumer is gone: then there is nothing to
+        authorize, whoever asks and with whatever password.
+        """
+        if not token or len(token) > KEY_LENGTH[1]:
+            return None
+        found = self.validator.store.get_request_token(token)
+        if found is None or found.verifier is not None:
+            return None
+        return self.validator.store.get_consumer(found.consumer_key)
+
     def authorize(self, uri, method, body, headers, user_id):
+        # The user travels to save_verifier among oauthlib's
+        # "credentials"; save_verifier keeps it out of the redirect.
         return self.server.create_authorization_response(
             uri, method, body, headers, credentials={'user': user_id})
 

@@ -5,7 +5,13 @@ Tables (created by migration ``0002_oauth``):
 ``oauth_consumers``
     Applications registered by the operator (``stacksync-swift
     consumer-add``): a key and a secret. HMAC-SHA1 needs the secret itself,
-    so it is stored as issued; protect the database accordingly.
+    so it is stored as issued; protect the database accordingly. The
+    ``callback`` (migration ``0009_consumer_callback``) is where the
+    application receives its verifier: ``oob``, or an absolute ``http`` or
+    ``https`` URL (see :func:`check_callback`); ``NULL`` for consumers
+    registered before callbacks were, which
+    :class:`stacksync_swift.oauth.Validator` treats as "``oob`` or a
+    loopback callback".
 ``oauth_request_tokens``
     Temporary credentials: short-lived, bound to a consumer and a callback,
     then to the user who authorized them and a verifier; deleted when
@@ -28,6 +34,7 @@ import secrets
 import string
 import time
 from typing import Optional
+from urllib.parse import urlsplit
 
 from sqlalchemy import BigInteger
 from sqlalchemy import ForeignKey
@@ -50,6 +57,9 @@ NONCE_MEMORY = 2 * 600
 # Letters and digits only: oauthlib refuses keys with other characters.
 KEY_ALPHABET = string.ascii_letters + string.digits
 KEY_LENGTH = 32
+# RFC 5849 2.1: "oob" when the application cannot receive a callback.
+OOB = 'oob'
+CALLBACK_LENGTH = 2048
 
 
 class Consumer(Base):
@@ -61,6 +71,7 @@ class Consumer(Base):
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime.datetime] = mapped_column(
         UTCDateTime, default=utcnow)
+    callback: Mapped[Optional[str]] = mapped_column(String(CALLBACK_LENGTH))
 
 
 class RequestToken(Base):
@@ -106,6 +117,7 @@ class ConsumerRecord:
     secret: str
     name: str
     created_at: datetime.datetime
+    callback: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +143,34 @@ def new_secret():
     return ''.join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_LENGTH))
 
 
+def check_callback(callback):
+    """``callback`` if a consumer may register it, else BadRequest.
+
+    ``oob``, or an absolute ``http``/``https`` URL with a host, without
+    user information (``user@host`` hides the real host from a reader)
+    and without a fragment (the verifier goes into the query).
+    """
+    bad = errors.BadRequest(
+        'a callback is "oob" or an absolute http or https URL with a host, '
+        'no user name and no #fragment, of at most %d characters'
+        % CALLBACK_LENGTH)
+    if not isinstance(callback, str) or len(callback) > CALLBACK_LENGTH:
+        raise bad
+    if callback == OOB:
+        return callback
+    try:
+        parts = urlsplit(callback)
+        parts.port  # noqa: B018 -- raises ValueError when malformed
+    except ValueError:
+        raise bad from None
+    if parts.scheme.lower() not in ('http', 'https') or \
+            not parts.hostname or '@' in parts.netloc or \
+            '#' in callback or \
+            any(ch.isspace() or ord(ch) < 0x20 for ch in callback):
+        raise bad
+    return callback
+
+
 class CredentialStore:
     """Consumers, tokens and nonces; every call is one short transaction."""
 
@@ -151,13 +191,18 @@ class CredentialStore:
 
     # -- consumers (the operator's command) --
 
-    def create_consumer(self, name):
-        """Register an application; returns its record with the secret."""
+    def create_consumer(self, name, callback=OOB):
+        """Register an application; returns its record with the secret.
+
+        ``callback`` is where it receives verifiers: ``oob`` (the default:
+        the authorize page shows the verifier) or its URL.
+        """
         name = (name or '').strip()
         if not name or len(name) > 255:
             raise errors.BadRequest('a consumer needs a name of 1 to 255 '
                                     'characters')
         row = Consumer(key=new_secret(), secret=new_secret(), name=name,
+                       callback=check_callback(callback),
                        created_at=self._now())
         with self._writing() as session:
             session.add(row)
@@ -269,7 +314,8 @@ class CredentialStore:
 
 
 def _consumer_record(row):
-    return ConsumerRecord(row.key, row.secret, row.name, row.created_at)
+    return ConsumerRecord(row.key, row.secret, row.name, row.created_at,
+                          row.callback)
 
 
 def _access_record(row):

@@ -31,20 +31,31 @@ OAuth 1.0a for applications
 ===========================
 
 The operator registers an application with ``stacksync-swift consumer-add
-NAME``, which prints its key and secret. The application then runs the
-three-legged dance against the proxy:
+NAME [--callback URL]``, which prints its key and secret. The callback is
+where the application receives its verifier: ``oob`` (the default) for
+applications that cannot receive one, or the application's URL. The
+application then runs the three-legged dance against the proxy:
 
 ``POST /oauth/request_token``
-    Signed with the consumer's credentials, with ``oauth_callback`` (a URL,
-    or ``oob`` for applications that cannot receive one). Answers
-    ``oauth_token``, ``oauth_token_secret`` and
+    Signed with the consumer's credentials, with ``oauth_callback``: the
+    registered one (for a URL, the same scheme, host, port and path; the
+    query may differ). Any other callback is refused like a bad signature.
+    Consumers registered before callbacks were may use ``oob`` and
+    loopback callbacks (``http://127.0.0.1:PORT/...``, ``localhost``,
+    ``[::1]``) only. Answers ``oauth_token``, ``oauth_token_secret`` and
     ``oauth_callback_confirmed=true``, form-encoded.
 ``GET /oauth/authorize?oauth_token=...``
-    The page where the user signs in with their StackSync user name and
-    password (their Keystone credentials in Keystone mode). On success the
-    browser goes to the callback with ``oauth_token`` and
-    ``oauth_verifier``, or, for ``oob``, the page shows the verifier to
-    type into the application.
+    The page that names the application and where the user signs in with
+    their StackSync user name and password (their Keystone credentials in
+    Keystone mode). On success the browser goes to the callback with
+    ``oauth_token`` and ``oauth_verifier`` (nothing else), or, for
+    ``oob``, the page shows the verifier to type into the application.
+    The request token is checked before the password: for a token that
+    is unknown, expired or already authorized the page answers the same
+    ``401`` whatever the password. Failed passwords are throttled per user
+    name and per client address, with the web sign-in's counters
+    (:mod:`stacksync_swift.throttle`): after 3 failures each attempt
+    waits 1, 2, 4 ... seconds (at most 30) before it is checked.
 ``POST /oauth/access_token``
     Signed with the consumer and the authorized request token, with
     ``oauth_verifier``. Answers the access token and its secret; the request
@@ -107,7 +118,9 @@ from stacksync_swift import config
 from stacksync_swift import keystone
 from stacksync_swift import oauth
 from stacksync_swift import services
+from stacksync_swift import throttle
 from stacksync_swift.metadata import errors as metadata_errors
+from stacksync_swift.metadata import web as web_store
 from stacksync_swift.middleware import common
 from stacksync_swift.middleware import errors
 
@@ -141,6 +154,9 @@ class StackSyncAuth:
         self.logger = logger or get_logger({}, log_route='stacksync_auth')
         self.services = services.for_settings(settings)
         self.provider = oauth.Provider(self.services.credentials)
+        # The web sign-in's throttle and counters (stacksync_swift.throttle).
+        self.throttle = throttle.Throttle(
+            web_store.WebStore(self.services.engine))
         # Keystone ids whose e-mail this process asked Keystone for.
         self._emails_asked = set()
 
@@ -299,37 +315,51 @@ class StackSyncAuth:
                              content_type=FORM_TYPE)
 
     def _authorize(self, req):
+        """The sign-in form's POST: check the password, grant the token.
+
+        The request token is checked first: without a pending one the
+        answer is the same whatever the password, which is not even
+        looked at, so the page is no password oracle for whoever has no
+        consumer. Then the throttle (stacksync_swift.throttle) slows down
+        repeated failures per user name and client address, sharing its
+        counts with the web sign-in.
+        """
         form = self._form(req)
         token = form.get('oauth_token', '')
-        user = self._check_credentials(form.get('username', ''),
-                                       form.get('password', ''))
+        consumer = self.provider.pending(token)
+        if consumer is None:
+            return _unknown_request()
+        name = form.get('username', '')[:255]
+        keys = self.throttle.keys(name, req.environ.get('REMOTE_ADDR', ''))
+        self.throttle.wait(keys)
+        user = self._check_credentials(name, form.get('password', ''))
         if user is None:
-            return self._login_page(req, token, status=401,
+            self.throttle.failed(keys)
+            return self._login_page(req, token, consumer, status=401,
                                     error='Wrong user name or password.')
+        self.throttle.succeeded(keys)
         uri = self._base_url(req) + req.path_info + '?' + urlencode(
             {'oauth_token': token})
         try:
             headers, body, status = self.provider.authorize(
                 uri, 'GET', None, {}, user['id'])
-        except oauth.OAuthError as err:
-            raise errors.Unauthorized(
-                'the request token is unknown or expired (%s)'
-                % err.description)
+        except (oauth.OAuthError, metadata_errors.NotFound):
+            # Expired, or authorized by another request, while we waited.
+            return _unknown_request()
         if status == 302:
             return swob.HTTPFound(location=headers['Location'])
         verifier = dict(parse_qsl(body)).get('oauth_verifier', '')
         return _page('Access granted', VERIFIER_PAGE.format(
             verifier=html.escape(verifier)))
 
-    def _login_page(self, req, token, status=200, error=''):
-        if self.services.credentials.get_request_token(token) is None:
-            return _page('Unknown request',
-                         '<p class="error">This authorization request is '
-                         'unknown or has expired. Start again from the '
-                         'application.</p>', status=401)
+    def _login_page(self, req, token, consumer=None, status=200, error=''):
+        consumer = consumer or self.provider.pending(token)
+        if consumer is None:
+            return _unknown_request()
         return _page('Sign in', LOGIN_PAGE.format(
             action=html.escape(self._base_url(req) + req.path_info),
             token=html.escape(token),
+            application=html.escape(consumer.name),
             error=('<p class="error">%s</p>' % html.escape(error))
             if error else ''), status=status)
 
@@ -392,7 +422,8 @@ def _oauth_error(body):
 LOGIN_PAGE = """
 <form method="post" action="{action}">
   {error}
-  <p>An application asks for access to your StackSync files.</p>
+  <p>The application <strong>{application}</strong> asks for access to
+    your StackSync files.</p>
   <input type="hidden" name="oauth_token" value="{token}">
   <label>User name <input name="username" autocomplete="username"
     required autofocus></label>
@@ -423,6 +454,14 @@ button {{ padding: .5rem 1.2rem; font-size: 1rem; }}
 </style></head>
 <body><h1>StackSync</h1><h2>{title}</h2>{content}</body></html>
 """
+
+
+def _unknown_request():
+    """The answer for a request token that is unknown, expired or spent."""
+    return _page('Unknown request',
+                 '<p class="error">This authorization request is unknown '
+                 'or has expired. Start again from the application.</p>',
+                 status=401)
 
 
 def _page(title, content, status=200):

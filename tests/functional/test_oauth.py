@@ -35,6 +35,16 @@ def consumer(stores):
     return stores[1].create_consumer('functional-tests')
 
 
+CALLBACK = 'http://127.0.0.1:9/callback'
+
+
+@pytest.fixture(scope='module')
+def web_consumer(stores):
+    """A consumer registered with a callback URL."""
+    return stores[1].create_consumer('functional-tests-web',
+                                     callback=CALLBACK)
+
+
 @pytest.fixture(scope='module')
 def user(stores):
     name = 'alice-%s' % uuid.uuid4().hex[:8]
@@ -104,11 +114,10 @@ def test_dance_with_oob_gives_a_working_access_token(
 
 
 def test_dance_with_a_callback_redirects_with_the_verifier(
-        cluster, consumer, user):
-    tokens = dance(cluster, consumer, user,
-                   callback='http://127.0.0.1:9/callback')
-    resp = signed(consumer, tokens).get(cluster.url + '/v1/account',
-                                        headers=API)
+        cluster, web_consumer, user):
+    tokens = dance(cluster, web_consumer, user, callback=CALLBACK)
+    resp = signed(web_consumer, tokens).get(cluster.url + '/v1/account',
+                                            headers=API)
     assert resp.status_code == 200
 
 
@@ -188,9 +197,10 @@ def test_wrong_password_is_refused_and_grants_nothing(
     assert_json_401(session.post(cluster.url + '/oauth/access_token'))
 
 
-def test_request_token_is_single_use(cluster, consumer, user):
+def test_request_token_is_single_use(cluster, web_consumer, user):
+    consumer = web_consumer
     session = OAuth1Session(consumer.key, client_secret=consumer.secret,
-                            callback_uri='http://127.0.0.1:9/cb')
+                            callback_uri=CALLBACK)
     token = session.fetch_request_token(cluster.url + '/oauth/request_token')
     answer = requests.post(cluster.url + '/oauth/authorize', timeout=10,
                            allow_redirects=False,

@@ -12,6 +12,7 @@ from oauthlib.oauth1 import Client
 from stacksync_swift import oauth
 from stacksync_swift.metadata import credentials
 from stacksync_swift.metadata import db
+from stacksync_swift.metadata import errors
 from stacksync_swift.metadata import service
 
 BASE = 'http://proxy.example.com'
@@ -91,7 +92,9 @@ def test_three_legs_then_signed_requests(provider, consumer, user):
         (True, user['id'])
 
 
-def test_callback_receives_the_verifier(provider, consumer, user):
+def test_callback_receives_the_verifier(provider, stores, user):
+    consumer = stores[1].create_consumer(
+        'web app', callback='https://app.example.com/cb')
     token, secret = three_legs(provider, consumer, user,
                                callback='https://app.example.com/cb')
     assert verify(provider, access_client(consumer, token, secret))[0]
@@ -200,3 +203,132 @@ def test_signature_method_is_read_from_every_place():
     assert oauth.signature_method(uri, body, headers) == 'HMAC-SHA1'
     assert oauth.signature_method(BASE + '/x', None, {
         'Authorization': 'OAuth garbage=='}) is None
+
+
+# -- registered callbacks --
+
+APP = 'https://app.example.com/cb'
+
+
+@pytest.mark.parametrize('registered, callback, allowed', [
+    ('oob', 'oob', True),
+    ('oob', 'http://127.0.0.1/cb', False),
+    (APP, APP, True),
+    (APP, APP + '?state=1&x=2', True),
+    (APP, 'HTTPS://App.Example.COM/cb', True),
+    (APP, 'https://app.example.com:443/cb', True),
+    (APP, 'oob', False),
+    (APP, 'http://app.example.com/cb', False),
+    (APP, 'https://app.example.com:444/cb', False),
+    (APP, 'https://app.example.com/cb/', False),
+    (APP, 'https://app.example.com/cb/../x', False),
+    (APP, 'https://app.example.com/c', False),
+    (APP, 'https://app.example.com.evil/cb', False),
+    (APP, 'https://app.example.com@evil/cb', False),
+    (APP, 'https://evil@app.example.com/cb', False),
+    (APP, APP + '#frag', False),
+    (APP, APP + '?x=\n', False),
+    (APP, 'https://app.example.com:99999/cb', False),
+    (APP, APP + '?' + 'x' * 3000, False),
+    (None, 'oob', True),
+    (None, 'http://127.0.0.1:8123/cb', True),
+    (None, 'https://localhost/', True),
+    (None, 'http://[::1]:9/x', True),
+    (None, 'http://evil.example/cb', False),
+    (None, 'http://127.0.0.1.evil/cb', False),
+    (None, 'http://127.0.0.1@evil/cb', False),
+    (None, 'ftp://127.0.0.1/cb', False),
+    (None, 'javascript://127.0.0.1/%0aalert(1)', False),
+])
+def test_callbacks_must_match_the_registration(registered, callback,
+                                               allowed):
+    assert oauth.callback_allowed(registered, callback) is allowed
+
+
+def request_token(provider, consumer, callback='oob'):
+    client = Client(consumer.key, client_secret=consumer.secret,
+                    callback_uri=callback)
+    uri, headers, body = sign(client, BASE + '/oauth/request_token')
+    return provider.request_token(uri, 'POST', body, headers)
+
+
+def test_request_token_refuses_another_callback(provider, consumer):
+    assert consumer.callback == 'oob'
+    assert request_token(provider, consumer, 'https://evil.example/')[2] \
+        == 401
+    assert request_token(provider, consumer)[2] == 200
+
+
+@pytest.mark.parametrize('callback', [
+    'javascript:alert(1)', 'ftp://a.example/', 'relative/cb', '',
+    'https://u:p@a.example/', 'https://a.example/#x', 'https:///x',
+    'https://a.example/ x', 'https://a.example:99999/', None, 'OOB',
+    'https://a.example/' + 'x' * 2100])
+def test_bad_callbacks_cannot_be_registered(stores, callback):
+    before = stores[1].list_consumers()
+    with pytest.raises(errors.BadRequest):
+        stores[1].create_consumer('app', callback=callback)
+    assert stores[1].list_consumers() == before
+
+
+def test_the_redirect_names_no_user(provider, stores, user):
+    consumer = stores[1].create_consumer('web app', callback=APP)
+    _, answer, _ = request_token(provider, consumer, APP + '?s=1')
+    token = dict(urllib.parse.parse_qsl(answer))['oauth_token']
+    assert provider.pending(token) == consumer
+    headers, _, status = provider.authorize(
+        BASE + '/oauth/authorize?oauth_token=' + token, 'GET', None, {},
+        user['id'])
+    assert status == 302
+    query = dict(urllib.parse.parse_qsl(
+        urllib.parse.urlsplit(headers['Location']).query))
+    assert sorted(query) == ['oauth_token', 'oauth_verifier', 's']
+    # Authorized once: nothing is pending any more.
+    assert provider.pending(token) is None
+    with pytest.raises(oauth.OAuthError):
+        provider.authorize(BASE + '/oauth/authorize?oauth_token=' + token,
+                           'GET', None, {}, user['id'])
+
+
+def test_the_oob_answer_names_no_user(provider, consumer, user):
+    _, answer, _ = request_token(provider, consumer)
+    token = dict(urllib.parse.parse_qsl(answer))['oauth_token']
+    _, body, status = provider.authorize(
+        BASE + '/oauth/authorize?oauth_token=' + token, 'GET', None, {},
+        user['id'])
+    assert status == 200
+    assert sorted(dict(urllib.parse.parse_qsl(body))) == \
+        ['oauth_token', 'oauth_verifier']
+
+
+@pytest.mark.parametrize('token', ['', 'nosuchtoken000000000', 'x' * 100])
+def test_nothing_is_pending_for_unknown_tokens(provider, token):
+    assert provider.pending(token) is None
+
+
+# -- unknown consumers write nothing --
+
+class WatchingStore(CountingStore):
+    """The real store, recording the nonces it is asked to keep."""
+
+    def __init__(self, store):
+        super().__init__(store)
+        self.nonces = []
+
+    def use_nonce(self, *args):
+        self.nonces.append(args)
+        return self.store.use_nonce(*args)
+
+
+def test_unknown_consumers_record_no_nonce(stores, consumer, user):
+    watching = WatchingStore(stores[1])
+    provider = oauth.Provider(watching)
+    stranger = credentials.ConsumerRecord('nosuchconsumer000000', 'x',
+                                          'none', None)
+    assert request_token(provider, stranger)[2] == 401
+    client = access_client(stranger, 't' * 20, 's' * 20)
+    assert verify(provider, client) == (False, None)
+    assert watching.nonces == []
+    # Known consumers' nonces are recorded, and replays refused.
+    assert request_token(provider, consumer)[2] == 200
+    assert len(watching.nonces) == 1
