@@ -279,7 +279,10 @@ class Provider:
         authorized, or its consumer is gone: then there is nothing to
         authorize, whoever asks and with whatever password.
         """
-        if not token or len(token) > KEY_LENGTH[1]:
+        # Tokens we issue are letters and digits: anything else is not
+        # one, and is not sent to the database (PostgreSQL refuses NULs).
+        if not token or len(token) > KEY_LENGTH[1] or \
+                not (token.isascii() and token.isalnum()):
             return None
         found = self.validator.store.get_request_token(token)
         if found is None or found.verifier is not None:

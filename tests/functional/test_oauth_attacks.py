@@ -251,3 +251,39 @@ def test_unknown_consumers_write_no_nonce(cluster, engine, consumer):
     # A known consumer's nonces are still recorded (replays stay refused).
     request_token(cluster, consumer)
     assert nonce_rows(engine, consumer.key) >= 1
+
+
+# -- bad input: a clear 4xx, nothing counted, no traceback --
+
+@pytest.mark.parametrize('fields', [
+    {'username': 'a', 'password': 'b'},
+    {'oauth_token': 'token\x00withnul0000', 'username': 'a',
+     'password': 'b'},
+    {'oauth_token': 'x' * 5000, 'username': 'a', 'password': 'b'},
+    {'oauth_token': "x' OR '1'='1", 'username': 'a\x00', 'password': ''},
+    {'oauth_token': ['a' * 20, 'b' * 20], 'username': 'a'},
+])
+def test_junk_tokens_get_the_unknown_request_page(
+        cluster, stores, address, forget, fields):
+    forget.append('ip:' + address)
+    answer = browser(address).post(cluster.url + '/oauth/authorize',
+                                   data=fields, timeout=TIMEOUT)
+    assert answer.status_code == 401
+    assert 'unknown or has expired' in answer.text
+    assert failures(stores, 'ip:' + address) == 0
+    page = requests.get(cluster.url + '/oauth/authorize', timeout=TIMEOUT,
+                        params={'oauth_token': fields.get('oauth_token')})
+    assert page.status_code == 401 and 'Traceback' not in page.text
+
+
+def test_the_authorize_form_must_be_a_form(cluster, consumer):
+    token = request_token(cluster, consumer)
+    answer = requests.post(cluster.url + '/oauth/authorize', timeout=TIMEOUT,
+                           json={'oauth_token': token})
+    assert answer.status_code == 400
+    assert answer.json()['error'] == 400
+    answer = requests.post(cluster.url + '/oauth/authorize', timeout=TIMEOUT)
+    assert answer.status_code == 400
+    answer = requests.post(cluster.url + '/oauth/authorize', timeout=TIMEOUT,
+                           data={'oauth_token': token, 'pad': 'x' * 70000})
+    assert answer.status_code == 413

@@ -301,7 +301,8 @@ def test_the_oob_answer_names_no_user(provider, consumer, user):
         ['oauth_token', 'oauth_verifier']
 
 
-@pytest.mark.parametrize('token', ['', 'nosuchtoken000000000', 'x' * 100])
+@pytest.mark.parametrize('token', ['', 'nosuchtoken000000000', 'x' * 100,
+                                   'token\x00withnul0000', "x' OR '1'='1"])
 def test_nothing_is_pending_for_unknown_tokens(provider, token):
     assert provider.pending(token) is None
 
