@@ -201,8 +201,10 @@ def iter_chunks(reader, length=None, namer=chunk_name):
 
 
 # What sealing adds to a chunk in a client-side encrypted workspace: a
-# format byte, the 12-byte AES-GCM nonce and its 16-byte tag (the payload is
-# the plaintext or its zstd frame, whichever is smaller). The server, which
-# cannot open a sealed chunk, uses it to bound the plaintext size a client
-# may claim for stored chunks: at least their bytes less this per chunk.
-SEALED_OVERHEAD = 1 + 12 + 16
+# format byte, the 12-byte AES-GCM nonce, the sealed payload's flag byte
+# (raw or zstd) and the 16-byte GCM tag; the payload is the plaintext or its
+# zstd frame, whichever is smaller (stacksync_swift.client.codec). The
+# server, which cannot open a sealed chunk, uses it to bound the plaintext
+# size a client may claim for stored chunks: at least their bytes less
+# this per chunk.
+SEALED_OVERHEAD = 1 + 12 + 1 + 16

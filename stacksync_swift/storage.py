@@ -167,6 +167,7 @@ class StoredContent(NamedTuple):
     sha256: str         # hex digest of the whole content
     new_chunks: int     # chunks written now (the others were already there)
     new_bytes: int
+    written: tuple = ()     # per chunk of ``chunks``: written now?
 
     @property
     def names(self):
@@ -515,15 +516,16 @@ class ChunkStore:
             pool.waitall()
         if failures:
             raise failures[0]
-        chunks = []
+        chunks, written = [], []
         new_chunks = new_bytes = 0
         for name, size, put in puts:
-            if put.wait():
+            written.append(put.wait())
+            if written[-1]:
                 new_chunks += 1
                 new_bytes += size
             chunks.append((name, size))
         return StoredContent(chunks, content.size, content.sha256,
-                             new_chunks, new_bytes)
+                             new_chunks, new_bytes, tuple(written))
 
     def _put_noting_failure(self, failures, env, container, name, data):
         """put_chunk for a green thread: a failure is kept, not raised."""
@@ -632,7 +634,9 @@ class ChunkStore:
                 if not ahead:
                     return
                 piece, fetching = ahead.popleft()
-                data = fetching.wait()
+                data, error = fetching.wait()
+                if error is not None:
+                    raise error
                 if piece.whole:
                     yield data
                 else:
@@ -649,8 +653,17 @@ class ChunkStore:
             piece = next(pieces, None)
             if piece is None:
                 return
-            ahead.append((piece, spawn(self._fetch, env, container,
-                                       piece, verify)))
+            ahead.append((piece, spawn(self._fetch_in_turn, env,
+                                       container, piece, verify)))
+
+    def _fetch_in_turn(self, env, container, piece, verify):
+        """:meth:`_fetch` for a green thread: ``(bytes, None)`` or
+        ``(None, error)``, raised when the piece's turn comes (an error
+        raised in the green thread would be reported there too)."""
+        try:
+            return self._fetch(env, container, piece, verify), None
+        except Exception as error:
+            return None, error
 
     def _fetch(self, env, container, piece, verify):
         """One whole chunk's bytes, checked against its name and size.
@@ -718,11 +731,9 @@ class _Piece(NamedTuple):
 
 
 def _discard(fetching):
-    """Wait for a fetch started ahead and no longer wanted."""
-    try:
-        fetching.wait()
-    except Exception:   # its failure no longer matters to anyone
-        return
+    """Wait for a fetch started ahead and no longer wanted (its result,
+    failure included, no longer matters to anyone)."""
+    fetching.wait()
 
 
 def _pieces(chunks, start, end):

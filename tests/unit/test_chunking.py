@@ -170,3 +170,17 @@ def test_chunk_names(name, valid):
 def test_chunk_name_is_sha256():
     assert chunking.chunk_name(b'abc') == (
         'chk-ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+
+
+@pytest.mark.parametrize('plaintext', [b'x', b'\x00' * 4096,
+                                       random.Random(7).randbytes(100000)])
+def test_sealed_overhead_bounds_what_the_client_codec_adds(plaintext):
+    # The server refuses encrypted commits whose size is below the stored
+    # bytes less SEALED_OVERHEAD per chunk: the client's codec must never
+    # add more than that (it adds exactly that to incompressible chunks).
+    from stacksync_swift.client import codec
+    sealed = codec.EncryptedCodec(b'k' * 32)
+    _name, body = sealed.encode(plaintext)
+    assert len(body) - len(plaintext) <= chunking.SEALED_OVERHEAD
+    _name, body = sealed.encode(random.Random(1).randbytes(5000))
+    assert len(body) - 5000 == chunking.SEALED_OVERHEAD

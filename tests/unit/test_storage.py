@@ -193,7 +193,7 @@ def test_subrequests_never_inherit_the_client_query(store, swift, env):
     store.put_chunk(env, 'ws', chunking.chunk_name(data), data)
     b''.join(store.read_chunk(env, 'ws', chunking.chunk_name(data)))
     assert [(c['method'], c['query']) for c in swift.calls] == [
-        ('PUT', ''), ('GET', '')]
+        ('PUT', ''), ('GET', storage.NO_FOLLOW)]
 
 
 def test_put_chunk_already_there_is_dedup(store, swift, env):
@@ -326,12 +326,64 @@ def test_iter_content_ranges_equal_the_slice(store, swift, env, stored,
     assert read(store, env, chunks, start, end) == data[start:end]
 
 
-def test_iter_content_ranged_gets_only_for_partial_chunks(store, swift,
-                                                          env, stored):
+def test_iter_content_reads_partial_chunks_whole(store, swift, env, stored):
+    # Bytes of a chunk leave the proxy only once the whole chunk is checked,
+    # so a range never asks Swift for part of a chunk.
     data, chunks = stored
     assert read(store, env, chunks, 50, 400) == data[50:400]
-    assert [c['headers'].get('Range') for c in swift.calls] == [
-        'bytes=50-99', None, 'bytes=0-49']
+    assert [c['headers'].get('Range') for c in swift.calls] == [None] * 3
+
+
+def test_a_range_inside_a_corrupt_chunk_is_refused(store, swift, env,
+                                                   stored):
+    _, chunks = stored
+    swift.store(WS + '/' + chunks[1][0], b'y' * 250)
+    with pytest.raises(storage.CorruptChunk):
+        read(store, env, chunks, 110, 120)
+
+
+@pytest.mark.parametrize('method', ['GET', 'HEAD'])
+def test_reads_ask_for_the_object_itself(store, swift, env, stored, method):
+    _, chunks = stored
+    if method == 'GET':
+        read(store, env, chunks)
+    else:
+        store.chunk_sizes(env, 'ws', [name for name, _ in chunks])
+    assert swift.calls
+    for call in swift.calls:
+        assert call['query'] == 'multipart-manifest=get&symlink=get'
+
+
+@pytest.mark.parametrize('header', [
+    ('X-Object-Manifest', 'other-container/chk-'),
+    ('X-Static-Large-Object', 'True'),
+    ('X-Symlink-Target', 'other-container/chk-' + 'a' * 64)])
+def test_a_planted_link_is_never_served_and_is_removed(store, swift, env,
+                                                       stored, header):
+    # With multipart-manifest=get / symlink=get Swift answers the link
+    # object itself, headers and all: it is refused and deleted, so that
+    # a correct upload of the name can take its place.
+    data, chunks = stored
+    name = chunks[0][0]
+    swift.inject('GET', WS + '/' + name, 200, dict([header]), b'')
+    received = []
+    with pytest.raises(storage.CorruptChunk):
+        for piece in store.iter_content(env, 'ws', chunks):
+            received.append(piece)
+    assert received == []
+    assert ('DELETE', WS + '/' + name) in swift.call_paths
+    delete, = swift.calls_of('DELETE')
+    assert delete['query'] == ''    # never multipart-manifest=delete
+    assert_pre_authed(delete)
+
+
+def test_a_planted_link_is_missing_to_a_head(store, swift, env, stored):
+    _, chunks = stored
+    name = chunks[0][0]
+    swift.register('HEAD', WS + '/' + name, 200,
+                   {'X-Symlink-Target': 'elsewhere/obj'}, b'')
+    assert store.chunk_size(env, 'ws', name) is None
+    assert ('DELETE', WS + '/' + name) in swift.call_paths
 
 
 def test_iter_content_requests_nothing_until_read(store, swift, env,
@@ -397,11 +449,23 @@ def test_iter_content_refuses_a_bad_range(store, env, stored):
 
 def test_iter_content_detects_a_corrupt_chunk(store, swift, env, stored):
     data, chunks = stored
-    swift.store(WS + '/' + chunks[1][0], b'y' * 250)
-    with pytest.raises(storage.CorruptChunk):
-        read(store, env, chunks)
+    bad = WS + '/' + chunks[1][0]
+    swift.store(bad, b'y' * 250)
     # Without verification (encrypted workspace) the bytes are passed on.
     assert len(read(store, env, chunks, verify=False)) == len(data)
+    received = []
+    with pytest.raises(storage.CorruptChunk):
+        for piece in store.iter_content(env, 'ws', chunks):
+            received.append(piece)
+    # Nothing of the bad chunk was sent, and it was removed...
+    assert b''.join(received) == data[:chunks[0][1]]
+    assert ('DELETE', bad) in swift.call_paths
+    assert bad not in swift.objects
+    # ...so the right bytes can be stored again (write-once would refuse
+    # them while the damaged object stood).
+    right = data[chunks[0][1]:chunks[0][1] + chunks[1][1]]
+    assert store.put_chunk(env, 'ws', chunks[1][0], right) is True
+    assert read(store, env, chunks) == data
 
 
 def test_iter_content_detects_a_short_chunk(store, swift, env, stored):

@@ -48,7 +48,9 @@ Resources (DESIGN.md section 4; the OpenAPI document, served at
 ``GET /v1/openapi.json``, describes each): files and their data, versions
 and restore (:mod:`.files`), folders (:mod:`.folders`), the account
 (:mod:`.account`), deltas, long poll and commit (:mod:`.workspaces`) and
-chunks (:mod:`.chunks`). File data is stored as content-defined chunks in
+chunks (:mod:`.chunks`). Raw Swift writes to the installation account are
+limited to new, verified chunks (:mod:`stacksync_swift.middleware.guard`).
+File data is stored as content-defined chunks in
 the workspace's container (:mod:`stacksync_swift.storage`); a user's private
 container is created, with ACLs naming the user, on their first request
 (:mod:`.containers`).
@@ -76,6 +78,7 @@ from stacksync_swift import web
 from stacksync_swift.metadata import errors as metadata_errors
 from stacksync_swift.middleware import common
 from stacksync_swift.middleware import errors
+from stacksync_swift.middleware import guard
 from stacksync_swift.middleware.api import account  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import chunks  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import containers
@@ -106,6 +109,8 @@ class StackSyncAPI:
         self.events = events.hub_for(settings, self.services)
         self.containers = containers.WorkspaceContainers(
             self.metadata, self.storage, self.logger)
+        self.guard = guard.RawWriteGuard(app, settings.storage_account,
+                                         self.metadata, self.logger)
         self.web = web.WebApp(self)
 
     def __call__(self, env, start_response):
@@ -115,6 +120,9 @@ class StackSyncAPI:
         # Our own subrequests never carry the API header.
         version = common.api_version(env)
         if version is None:
+            target = self.guard.target(env)
+            if target is not None:
+                return self.guard(env, start_response, target)
             return self.app(env, start_response)
         env[dialects.ENV_KEY] = version
         try:
@@ -128,6 +136,11 @@ class StackSyncAPI:
         except chunking.TruncatedStream as err:
             return self.error(env, errors.BadRequest(str(err)))(
                 env, start_response)
+        except storage.CorruptChunk:
+            return self.error(env, errors.Conflict(
+                'a chunk was damaged in storage and has been removed; '
+                'upload it again', code='chunk_damaged'))(
+                    env, start_response)
         except storage.StorageError as err:
             self.logger.error('storage failure in stacksync_api: %s', err)
             return self.error(env, errors.ServiceUnavailable(

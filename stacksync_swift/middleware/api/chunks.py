@@ -1,11 +1,14 @@
 """Chunk transfer for sync clients: ``/v1/workspace/{wid}/chunk/{name}``.
 
 ``HEAD`` says whether a chunk is stored, ``GET`` streams it (checked
-against its name in a plain workspace), ``PUT`` stores it write-once. In a
-plain workspace the body's SHA-256 must match the name (``chk-<sha256>``);
-an encrypted workspace's names are HMACs the server cannot check, so only
-the size (at most :data:`~stacksync_swift.chunking.MAX_SIZE`) and
-write-once apply. Viewers read; owners and editors write.
+against its name in a plain workspace before the first byte is sent),
+``PUT`` stores it write-once. In a plain workspace the body's SHA-256 must
+match the name (``chk-<sha256>``); an encrypted workspace's names are HMACs
+the server cannot check, so only the size (at most
+:data:`~stacksync_swift.chunking.MAX_SIZE`) and write-once apply. Viewers
+read; owners and editors write. A new chunk counts against the workspace
+owner's quota from its upload on (``413`` when there is no room), not only
+once a commit references it.
 
 A client may send a plain workspace's chunk compressed, with
 ``X-StackSync-Chunk-Encoding: zstd``: the server decompresses it (never
@@ -28,7 +31,6 @@ import zstandard
 from swift.common import swob
 
 from stacksync_swift import chunking
-from stacksync_swift import storage
 from stacksync_swift.metadata import models
 from stacksync_swift.metadata import service
 from stacksync_swift.middleware import errors
@@ -98,11 +100,9 @@ class Chunk(workspaces.WorkspaceController):
             self.req.environ, workspace['container'], name,
             verify=not workspace['encrypted'])
         try:
-            stream = transfer.PrimedStream(pieces)
-        except storage.StorageError as error:
-            if error.status == 404:
-                raise errors.NotFound('no chunk %s' % name)
-            raise
+            stream = transfer.PrimedStream(pieces, self.req.environ)
+        except transfer.ChunksMissing:
+            raise errors.NotFound('no chunk %s' % name)
         return swob.Response(status=200, app_iter=stream,
                              content_type=transfer.OCTET_STREAM)
 
@@ -116,9 +116,19 @@ class Chunk(workspaces.WorkspaceController):
         data = self.decoded(self.body(), workspace)
         if not workspace['encrypted'] and chunking.chunk_name(data) != name:
             raise errors.BadRequest('the body does not hash to %s' % name)
-        written = self.api.storage.put_chunk(
-            self.req.environ, workspace['container'], name, data,
-            verify=False)
+        metadata = self.api.metadata
+        reserved = metadata.reserve_chunk(workspace['id'], name, len(data))
+        try:
+            written = self.api.storage.put_chunk(
+                self.req.environ, workspace['container'], name, data,
+                verify=False)
+        except Exception:
+            if reserved:
+                metadata.release_chunk(workspace['id'], name)
+            raise
+        if reserved and not written:
+            # Already stored: counted by a version, or by its own upload.
+            metadata.release_chunk(workspace['id'], name)
         return router.json_response(
             {'name': name, 'size': len(data), 'created': written},
             status=201 if written else 200)

@@ -51,7 +51,7 @@ class Files(FileController):
             self.user_id, workspace['id'], parent_for_service(parent_id),
             name, stored.size, stored.sha256, stored.names,
             mimetype=transfer.mimetype(self.req, name),
-            device_id=self.device_id())
+            device_id=self.device_id(), chunk_sizes=dict(stored.chunks))
         return self.item_response(meta, status=201)
 
 
@@ -92,7 +92,8 @@ class FileData(FileController):
             self.user_id, meta['id'], stored.size, stored.sha256,
             stored.names, mimetype=transfer.mimetype(
                 self.req, meta['filename']),
-            base_version=base_version, device_id=self.device_id())
+            base_version=base_version, device_id=self.device_id(),
+            chunk_sizes=dict(stored.chunks))
         return self.item_response(updated)
 
 
@@ -125,16 +126,26 @@ class FileVersion(FileController):
 @router.route(r'/v1/file/%s/version/(?P<version>\d+)/data' % ID)
 class FileVersionData(FileVersion):
     def GET(self):
-        """Download one version's data (``Range`` supported)."""
+        """Download one version's data (``Range`` supported); ``409``
+        when its chunks are no longer all stored."""
         meta = self.version()
-        return transfer.send(self, self.workspace_of(meta), meta)
+        workspace = self.workspace_of(meta)
+        if not meta['is_folder']:
+            transfer.check_stored(self, workspace, meta)
+        return transfer.send(self, workspace, meta)
 
 
 @router.route(r'/v1/file/%s/restore' % ID)
 class FileRestore(FileController):
     def POST(self):
-        """Make ``version`` (query or JSON body) the newest version."""
+        """Make ``version`` (query or JSON body) the newest version;
+        ``409`` when its chunks are no longer all stored (the restore
+        would make a version nobody can read)."""
         version = self.requested_version()
+        old = self.api.metadata.get_version(self.user_id, self.item_id(),
+                                            version)
+        if not old['is_folder']:
+            transfer.check_stored(self, self.workspace_of(old), old)
         meta = self.api.metadata.restore_version(
             self.user_id, self.item_id(), version,
             device_id=self.device_id())

@@ -4,15 +4,23 @@ Uploads stream the request body through
 :meth:`~stacksync_swift.storage.ChunkStore.store_stream` (content-defined
 chunks, each stored once per workspace), bounded by the owner's quota
 before and while reading. Downloads stream the chunks in order and honour
-a single-range ``Range`` header; the first bytes are fetched before the
-response starts, so a missing chunk is an error status, never a truncated
-``200``.
+a single-range ``Range`` header. Every chunk is checked before its first
+byte is sent (:mod:`stacksync_swift.storage`), and the first one is
+fetched before the response starts, so a missing or damaged first chunk is
+a JSON error (``409``), never a ``200`` cut short. A later chunk that
+fails ends the response early: its headers are out, so the connection is
+closed (the client sees fewer bytes than ``Content-Length``), the failure
+is logged with the transaction id, and no traceback reaches the client.
+Uploads count against the workspace owner's quota, chunks not yet
+committed included (:meth:`~stacksync_swift.metadata.service.
+MetadataService.upload_allowance`).
 """
 
 import mimetypes
 
 from swift.common import swob
 
+from stacksync_swift import storage
 from stacksync_swift.metadata import models
 from stacksync_swift.metadata import service
 from stacksync_swift.middleware import errors
@@ -45,12 +53,13 @@ class _LimitedInput:
         return data
 
 
-def upload_limit(user, workspace, freed=0):
-    """Bytes a new file (or version, freeing ``freed``) may have."""
-    if workspace.get('owner', user['id']) != user['id'] or \
-            not user['quota_limit']:
+def upload_limit(metadata, workspace, freed=0):
+    """Bytes a new file (or version, freeing ``freed``) may have: what is
+    left of the workspace owner's quota, whoever uploads."""
+    allowance = metadata.upload_allowance(workspace['id'])
+    if allowance is None:
         return service.MAX_SIZE
-    return max(user['quota_limit'] - user['quota_used'] + freed, 0)
+    return allowance + freed
 
 
 def receive(controller, workspace, freed=0):
@@ -67,14 +76,32 @@ def receive(controller, workspace, freed=0):
         raise errors.Forbidden('you may only read workspace %d'
                                % workspace['id'])
     req = controller.req
-    limit = upload_limit(controller.user, workspace, freed)
+    limit = upload_limit(controller.api.metadata, workspace, freed)
     if req.content_length is not None and req.content_length > limit:
         raise errors.RequestEntityTooLarge(
             '%d bytes is more than the %d bytes allowed (quota)'
             % (req.content_length, limit))
     reader = _LimitedInput(req.environ['wsgi.input'], limit)
-    return controller.api.storage.store_stream(
+    stored = controller.api.storage.store_stream(
         req.environ, workspace['container'], reader, req.content_length)
+    # Counted until the version that follows references them; if it never
+    # comes (a conflict, a crash), they stay counted.
+    controller.api.metadata.record_chunks(
+        workspace['id'], [chunk for chunk, written in
+                          zip(stored.chunks, stored.written) if written])
+    return stored
+
+
+def check_stored(controller, workspace, meta):
+    """Refuse (409) data whose chunks are not all stored any more."""
+    sizes = controller.api.storage.chunk_sizes(
+        controller.req.environ, workspace['container'], meta['chunks'])
+    if None in sizes:
+        raise errors.Conflict(
+            'version %d of item %d cannot be read: %d of its chunks are '
+            'missing from storage' % (meta['version'], meta['id'],
+                                      sizes.count(None)),
+            code='chunks_missing')
 
 
 def mimetype(req, name):
@@ -107,14 +134,15 @@ def send(controller, workspace, meta):
         pieces = _range_pieces(controller, workspace, meta, start, end)
         headers['Content-Range'] = 'bytes %d-%d/%d' % (start, end - 1, size)
         return swob.Response(status=206, headers=headers,
-                             app_iter=PrimedStream(pieces),
+                             app_iter=PrimedStream(pieces, req.environ),
                              content_length=end - start)
     # No range, or several (which a server may answer with everything).
     pieces = controller.api.storage.iter_chunks(
         req.environ, workspace['container'], meta['chunks'],
         verify=not workspace['encrypted'])
     return swob.Response(status=200, headers=headers,
-                         app_iter=PrimedStream(pieces), content_length=size)
+                         app_iter=PrimedStream(pieces, req.environ),
+                         content_length=size)
 
 
 def _range_pieces(controller, workspace, meta, start, end):
@@ -122,8 +150,9 @@ def _range_pieces(controller, workspace, meta, start, end):
     env = controller.req.environ
     sizes = storage.chunk_sizes(env, workspace['container'], meta['chunks'])
     if None in sizes:
-        raise errors.ServiceUnavailable(
-            'a chunk of item %d is missing from storage' % meta['id'])
+        raise errors.Conflict(
+            'a chunk of item %d is missing from storage' % meta['id'],
+            code='chunks_missing')
     return storage.iter_content(
         env, workspace['container'], list(zip(meta['chunks'], sizes)),
         start, end, verify=not workspace['encrypted'])
@@ -132,20 +161,63 @@ def _range_pieces(controller, workspace, meta, start, end):
 class PrimedStream:
     """An app_iter whose first piece was fetched before the response.
 
-    Building it raises the storage error of a missing first chunk, so the
-    client gets an error status instead of a ``200`` cut short. Closing it
-    closes the chunk reads still open.
+    Building it raises the storage error of a missing or damaged first
+    chunk as a JSON ``409``, so the client gets an error status instead of
+    a ``200`` cut short. The WSGI server is told to send the headers with
+    the first bytes (eventlet otherwise holds back up to 4 KiB, and an
+    exception before anything went out would become a ``500`` carrying
+    the traceback): a later failure is logged with the transaction id and
+    ends the connection. Closing it closes the chunk reads still open.
     """
 
-    def __init__(self, pieces):
+    def __init__(self, pieces, env, logger=None):
         self._pieces = pieces
-        self._first = next(pieces, b'')
+        self._env = env
+        self._logger = logger
+        try:
+            self._first = next(pieces, b'')
+        except storage.StorageError as error:
+            raise _unreadable(error)
+        env['eventlet.minimum_write_chunk_size'] = 0
 
     def __iter__(self):
         first, self._first = self._first, None
         if first:
             yield first
-        yield from self._pieces
+        try:
+            yield from self._pieces
+        except Exception as error:
+            logger = self._logger or self._env.get('swift.proxy_logger')
+            if logger is not None:
+                logger.error('response of %s %s cut short (%s): %s',
+                             self._env.get('REQUEST_METHOD'),
+                             self._env.get('PATH_INFO'),
+                             self._env.get('swift.trans_id'), error)
+            # The headers are out: only closing the connection tells the
+            # client the body is incomplete, and raising is how a WSGI app
+            # asks the server to do it.
+            raise ResponseCutShort(str(error)) from None
 
     def close(self):
         self._pieces.close()
+
+
+class ChunksMissing(errors.Conflict):
+    """The data cannot be read: a chunk of it is not stored."""
+
+
+class ResponseCutShort(Exception):
+    """A response body failed after its headers were sent."""
+
+
+def _unreadable(error):
+    """The API error for data whose first chunk cannot be read."""
+    if isinstance(error, storage.CorruptChunk):
+        return errors.Conflict(
+            'the data cannot be read: a chunk of it was damaged in storage '
+            'and has been removed; upload the file again',
+            code='chunk_damaged')
+    if error.status == 404:
+        return ChunksMissing('the data cannot be read: a chunk of it is '
+                             'missing from storage', code='chunks_missing')
+    return error

@@ -78,20 +78,23 @@ class Commit(WorkspaceController):
         if len(items) > service.MAX_COMMIT_ITEMS:
             raise errors.BadRequest('a commit has at most %d items'
                                     % service.MAX_COMMIT_ITEMS)
-        missing = self.missing_chunks(workspace, items)
+        sizes = self.chunk_sizes(workspace, items)
+        missing = {name for name, size in sizes.items() if size is None}
         ready = [item for item in items if not _names_any(item, missing)]
         outcome = self.api.metadata.commit(
-            self.user_id, self.device_id(), workspace['id'], ready)
+            self.user_id, self.device_id(), workspace['id'], ready,
+            chunk_sizes=sizes)
         return router.json_response(commit_json(
             _with_missing(outcome, items, missing)))
 
-    def missing_chunks(self, workspace, items):
-        """Chunk names the items reference that are not stored."""
+    def chunk_sizes(self, workspace, items):
+        """Stored size (None: missing) of each chunk the items reference;
+        the service checks each item's ``size`` against them."""
         wanted = sorted({name for item in items
                          for name in _chunk_names(item)})
         sizes = self.api.storage.chunk_sizes(
             self.req.environ, workspace['container'], wanted)
-        return {name for name, size in zip(wanted, sizes) if size is None}
+        return dict(zip(wanted, sizes))
 
 
 def _chunk_names(item):

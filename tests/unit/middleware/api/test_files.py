@@ -82,7 +82,8 @@ def test_missing_chunk_is_an_error_status_not_a_short_200(alice, swift):
         alice.app.containers.private_workspace(
             alice.user['id'])['container'], meta['chunks'][0]), 404)
     resp = alice.get('/v1/file/%d/data' % meta['id'])
-    assert resp.status_int == 503 and resp.json['error'] == 503
+    assert resp.status_int == 409 and resp.json['error'] == 409
+    assert resp.json['code'] == 'chunks_missing'
 
 
 def test_new_version_and_if_match(alice):
