@@ -359,6 +359,7 @@ class ChunkStore:
         path = self._path(container, name)
         status, headers = self._call(env, 'HEAD', path + '?' + NO_FOLLOW)
         if status == 404:
+            self._known.forget_one(container, name)
             return None
         if status != 200:
             return self._fail('HEAD', path, status)
@@ -385,14 +386,17 @@ class ChunkStore:
             self.logger.error('could not remove %s: Swift answered %s',
                               path, status)
 
-    def chunk_sizes(self, env, container, names):
+    def chunk_sizes(self, env, container, names, fresh=False):
         """Sizes of ``names`` in order (None for missing ones).
 
-        HEADs only the chunks not known yet, :attr:`concurrency` at a time.
+        HEADs only the chunks not known yet, :attr:`concurrency` at a time;
+        with ``fresh``, every chunk (a restore asks Swift itself: a chunk
+        may have been removed behind this process's back).
         """
+        size_of = self._head_chunk if fresh else self.chunk_size
         pile = GreenPile(GreenPool(self.concurrency))
         for name in names:
-            pile.spawn(self.chunk_size, env, container, name)
+            pile.spawn(size_of, env, container, name)
         return list(pile)
 
     def missing_chunks(self, env, container, names):

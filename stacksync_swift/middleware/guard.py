@@ -30,13 +30,17 @@ what the original client did: the upload of a **new chunk**.
 * Swift's own authorization still decides, after this check: the
   container ACL must name the user as a writer.
 
-Everything else that would write to the installation account -- object
-``POST``, ``DELETE`` and ``COPY``, other object names, container and
-account writes (``bulk`` uploads and deletes included) -- is answered
-``403`` with a JSON error, whoever sends it: the filters change workspace
-containers only through pre-authorized subrequests, which do not pass
-here. An operator who must touch the account raw does so through a proxy
-without the StackSync filters.
+Everything else that would write to a workspace container -- object
+``POST``, ``DELETE`` and ``COPY`` (and ``COPY`` from anywhere *into*
+one), other object names, writes to the container itself -- and every
+``bulk`` upload or delete in the installation account is answered ``403``
+with a JSON error, whoever sends it, the account's own admin included:
+the filters change workspace containers only through pre-authorized
+subrequests, which do not pass here. An operator who must repair a
+workspace container by hand does so through a proxy without the
+StackSync filters. Containers of the installation account that are not
+workspaces (an all-in-one admin's own ``swift upload``) are left to
+Swift's usual rules.
 """
 
 import io
@@ -44,12 +48,16 @@ from urllib.parse import parse_qsl
 
 from swift.common import swob
 from swift.common.utils import split_path
+from swift.common.utils import unquote
 
 from stacksync_swift import chunking
 from stacksync_swift.metadata import errors as metadata_errors
 from stacksync_swift.middleware import errors
 
 WRITE_METHODS = frozenset(('PUT', 'POST', 'DELETE', 'COPY'))
+# Swift's bulk middleware (further down the pipeline) writes each path of
+# an archive or a delete list with subrequests that never pass here.
+BULK_QUERY = frozenset(('extract-archive', 'bulk-delete'))
 # Headers that would make a stored object something other than plain bytes
 # kept forever: a manifest or a symlink (served as its target), a server-side
 # copy (of an object the guard never saw), an expiry (a chunk deleted
@@ -78,18 +86,26 @@ class RawWriteGuard:
         self.logger = logger
 
     def target(self, env):
-        """``(container, object)`` of a raw write to the installation
-        account (either may be None), or None for anything else."""
-        if env.get('REQUEST_METHOD') not in WRITE_METHODS:
+        """``(container, object)`` a raw write would change in the
+        installation account (either may be None), or None when it
+        changes nothing there (so it is not ours to check)."""
+        method = env.get('REQUEST_METHOD')
+        if method not in WRITE_METHODS:
             return None
         try:
             _version, account, container, obj = split_path(
                 env.get('PATH_INFO', ''), 2, 4, True)
         except ValueError:
             return None
+        if method == 'COPY':
+            # Swift's copy middleware, further down, turns it into a PUT
+            # of the Destination, which never passes here.
+            account = env.get('HTTP_DESTINATION_ACCOUNT') or account
+            container, _, obj = unquote(
+                env.get('HTTP_DESTINATION', '')).lstrip('/').partition('/')
         if account != self.account:
             return None
-        return container, obj
+        return container or None, obj or None
 
     def __call__(self, env, start_response, target):
         try:
@@ -101,6 +117,14 @@ class RawWriteGuard:
 
     def _check_and_forward(self, env, start_response, container, obj):
         req = swob.Request(env)
+        if BULK_QUERY & {name for name, _ in parse_qsl(
+                req.query_string or '', keep_blank_values=True)}:
+            raise errors.Forbidden('bulk operations are refused in the '
+                                   'StackSync storage account')
+        workspace = self.metadata.workspace_by_container(container) \
+            if container else None
+        if workspace is None:
+            return self.app(env, start_response)
         if req.method != 'PUT' or not obj:
             raise errors.Forbidden(
                 'workspace storage is written through the StackSync API; '
@@ -109,10 +133,6 @@ class RawWriteGuard:
             raise errors.Forbidden('only chunks (chk-<64 hex>) may be '
                                    'stored in a workspace container')
         self._check_request_shape(req)
-        workspace = self.metadata.workspace_by_container(container)
-        if workspace is None:
-            raise errors.Forbidden('%s is not a workspace container'
-                                   % container)
         data = self._body(req)
         if not workspace['encrypted'] and chunking.chunk_name(data) != obj:
             raise errors.BadRequest('the body does not hash to %s' % obj)

@@ -93,9 +93,11 @@ def receive(controller, workspace, freed=0):
 
 
 def check_stored(controller, workspace, meta):
-    """Refuse (409) data whose chunks are not all stored any more."""
+    """Refuse (409) data whose chunks are not all stored any more (Swift
+    is asked about each one: no remembered answer)."""
     sizes = controller.api.storage.chunk_sizes(
-        controller.req.environ, workspace['container'], meta['chunks'])
+        controller.req.environ, workspace['container'], meta['chunks'],
+        fresh=True)
     if None in sizes:
         raise errors.Conflict(
             'version %d of item %d cannot be read: %d of its chunks are '
