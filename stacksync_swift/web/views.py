@@ -356,10 +356,24 @@ def restore(page, item_id):
         raise WebError(409, 'That item is not in the trash.')
     version = meta['version'] if meta['is_folder'] else \
         _last_live_version(page, meta)
+    _check_restorable(page, meta['id'], version)
     page.metadata.restore_version(page.user_id, meta['id'], version)
     parent = meta['parent_id'] or _mount_parent(page, meta)
     return page.redirect('folder/%d' % parent,
                          '%s restored.' % meta['filename'])
+
+
+def _check_restorable(page, item_id, version):
+    """Refuse to restore a version whose chunks are gone from storage: it
+    would make a version nobody can read."""
+    old = page.metadata.get_version(page.user_id, item_id, version)
+    if not old['is_folder'] and old['status'] != 'DELETED':
+        api = controller(page, item_id)
+        try:
+            transfer.check_stored(api, api.workspace_of(old), old)
+        except transfer.ChunksMissing:
+            raise WebError(409, 'That version cannot be restored: part of '
+                           'its data is missing from storage.')
 
 
 def _last_live_version(page, meta):
@@ -391,6 +405,7 @@ def version_download(page, item_id, version):
 
 @route('POST', r'file/(?P<item_id>\d+)/version/(?P<version>\d+)/restore')
 def version_restore(page, item_id, version):
+    _check_restorable(page, as_int(item_id), as_int(version) or 1)
     meta = page.metadata.restore_version(page.user_id, as_int(item_id),
                                          as_int(version) or 1)
     return page.redirect('file/%d/versions' % meta['id'],

@@ -447,3 +447,23 @@ def test_an_upload_to_a_shared_folder_counts_against_its_owner(
     # bob's own quota has room; alice's, whose folder it is, has not.
     assert json.loads(resp.text)['error'] == 413
     assert bob.upload(os.urandom(2000), name='mine.bin')['size'] == 2000
+
+
+def test_the_web_site_does_not_restore_a_version_whose_chunks_are_gone(
+        cluster, stores, behind_our_back):
+    from tests.functional.test_web_links import WebUser
+    alice = WebUser(cluster, stores, 'alice')
+    try:
+        meta = alice.api.upload(b'old text ' + os.urandom(8), name='h.txt')
+        alice.api.put('/v1/file/%d/data' % meta['id'], data=b'new text')
+        container = private_container(alice.api)['container']
+        behind_our_back.delete_object(container, meta['chunks'][0])
+        alice.sign_in()
+        resp = alice.post('file/%d/version/1/restore' % meta['id'])
+        assert resp.status_code == 409
+        assert 'missing from storage' in resp.text
+        assert 'Traceback' not in resp.text
+        versions = alice.api.get('/v1/file/%d/versions' % meta['id']).json()
+        assert [v['version'] for v in versions] == [1, 2]
+    finally:
+        alice.close()

@@ -99,7 +99,7 @@ def check_stored(controller, workspace, meta):
         controller.req.environ, workspace['container'], meta['chunks'],
         fresh=True)
     if None in sizes:
-        raise errors.Conflict(
+        raise ChunksMissing(
             'version %d of item %d cannot be read: %d of its chunks are '
             'missing from storage' % (meta['version'], meta['id'],
                                       sizes.count(None)),
@@ -152,7 +152,7 @@ def _range_pieces(controller, workspace, meta, start, end):
     env = controller.req.environ
     sizes = storage.chunk_sizes(env, workspace['container'], meta['chunks'])
     if None in sizes:
-        raise errors.Conflict(
+        raise ChunksMissing(
             'a chunk of item %d is missing from storage' % meta['id'],
             code='chunks_missing')
     return storage.iter_content(
