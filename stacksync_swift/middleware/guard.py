@@ -114,6 +114,10 @@ class RawWriteGuard:
             return err(env, start_response)
         except metadata_errors.MetadataError as err:
             return errors.from_metadata(err)(env, start_response)
+        except Exception:
+            self.logger.exception('unhandled error checking a raw write')
+            return errors.ServiceUnavailable(
+                'internal error; see the proxy log')(env, start_response)
 
     def _check_and_forward(self, env, start_response, container, obj):
         req = swob.Request(env)
@@ -180,7 +184,10 @@ class RawWriteGuard:
 
     @staticmethod
     def _body(req):
-        length = req.content_length
+        try:
+            length = req.content_length
+        except ValueError:
+            raise errors.BadRequest('invalid Content-Length')
         if length is not None and length > chunking.MAX_SIZE:
             raise errors.RequestEntityTooLarge(
                 'a chunk has at most %d bytes' % chunking.MAX_SIZE)
