@@ -13,8 +13,9 @@ files, and one who could store a DLO/SLO manifest or a symlink would plant
 a pointer into any container whose name they have seen.
 
 So ``stacksync_api`` stands in front of every raw write to the
-installation account (any request without the API header; our own
-pre-authorized subrequests never pass through here) and lets through only
+installation account (any request without the API header, except our
+own pre-authorized subrequests, tagged ``swift.source`` ``SS`` in the WSGI
+environment, where no client can put it) and lets through only
 what the original client did: the upload of a **new chunk**.
 
 * ``PUT /v1/<storage_account>/<workspace container>/chk-<64 hex>``, with a
@@ -52,6 +53,7 @@ from swift.common.utils import unquote
 
 from stacksync_swift import chunking
 from stacksync_swift.metadata import errors as metadata_errors
+from stacksync_swift.middleware import common
 from stacksync_swift.middleware import errors
 
 WRITE_METHODS = frozenset(('PUT', 'POST', 'DELETE', 'COPY'))
@@ -90,7 +92,10 @@ class RawWriteGuard:
         installation account (either may be None), or None when it
         changes nothing there (so it is not ours to check)."""
         method = env.get('REQUEST_METHOD')
-        if method not in WRITE_METHODS:
+        if method not in WRITE_METHODS or \
+                env.get('swift.source') == common.SWIFT_SOURCE:
+            # Our own pre-authorized subrequests pass here only when a tool
+            # sends them through the whole pipeline (the ACL reconciler).
             return None
         try:
             _version, account, container, obj = split_path(
