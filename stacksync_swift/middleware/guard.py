@@ -48,6 +48,7 @@ import io
 from urllib.parse import parse_qsl
 
 from swift.common import swob
+from swift.common.utils import get_logger
 from swift.common.utils import split_path
 from swift.common.utils import unquote
 
@@ -81,11 +82,11 @@ class RawWriteGuard:
     :param metadata: the metadata service (workspace lookup, quota)
     """
 
-    def __init__(self, app, account, metadata, logger):
+    def __init__(self, app, account, metadata, logger=None):
         self.app = app
         self.account = account
         self.metadata = metadata
-        self.logger = logger
+        self.logger = logger or get_logger({}, log_route='stacksync_guard')
 
     def target(self, env):
         """``(container, object)`` a raw write would change in the
