@@ -775,20 +775,21 @@ def _watch(syncer, fs, session, printer, args, interval=60.0):
     import threading
 
     from stacksync_swift.client import localfs
-    wake = threading.Event()
     stop = threading.Event()
     people = People(session.conn)
     with localfs.Watcher(fs.root) as watcher:
         try:
             synced = _watch_pass(syncer, session, printer, args.dir, people,
                                  idle_line=True)
+            # A remote change wakes the watcher at once, without the
+            # settle time local bursts get.
             threading.Thread(target=_long_poll, daemon=True,
-                             args=(syncer, session, wake, stop)).start()
+                             args=(syncer, session, watcher.poke,
+                                   stop)).start()
             printer.line('%s: watching for changes (Ctrl-C stops)'
                          % args.dir)
             while True:
-                _until_something(watcher, wake,
-                                 interval if synced else RETRY_AFTER)
+                watcher.wait(interval if synced else RETRY_AFTER)
                 synced = _watch_pass(syncer, session, printer, args.dir,
                                      people)
         finally:
@@ -808,19 +809,8 @@ def _watch_pass(syncer, session, printer, folder, people, idle_line=False):
         return False
 
 
-def _until_something(watcher, wake, interval):
-    """Block until a local change, a remote one or ``interval`` seconds.
-    """
-    import time
-    deadline = time.monotonic() + interval
-    while time.monotonic() < deadline:
-        if watcher.wait(1.0) or wake.is_set():
-            break
-    wake.clear()
-
-
 def _long_poll(syncer, session, wake, stop):
-    """Set ``wake`` whenever a synced workspace's cursor moves on.
+    """Call ``wake()`` whenever a synced workspace's cursor moves on.
 
     Runs in a daemon thread until ``stop``, with one waiting thread per
     workspace: the private one and each shared folder mounted in it (the
@@ -862,7 +852,7 @@ def _wait_for_changes(workspace_id, syncer, session, wake, stop):
             continue
         if answer['cursor'] > cursor:
             cursor = answer['cursor']
-            wake.set()
+            wake()
 
 
 # -- the parser --

@@ -282,10 +282,15 @@ class Watcher:
     Use as a context manager; :meth:`wait` blocks until something changed
     (or ``timeout``), then waits ``settle`` seconds more so a burst of
     writes (an editor saving) becomes one pass, and returns the changed
-    relative paths.
+    relative paths. :meth:`poke` (a change on the server) wakes it at
+    once, with no settle time unless local changes came too.
     """
 
-    def __init__(self, root, settle=0.5):
+    # 0.2 s: an editor's save (write a temporary file, rename it over the
+    # old one) takes milliseconds, and a longer pause is paid by every
+    # change on its way to the other devices (benchmarks/bench_scale.py,
+    # P9, device to device: median 0.71 s with 0.5 s, 0.41 s with 0.2 s).
+    def __init__(self, root, settle=0.2):
         self.root = os.path.abspath(root)
         self.settle = settle
         self._changed = set()
@@ -312,10 +317,17 @@ class Watcher:
             self._changed.add(relative)
         self._event.set()
 
+    def poke(self):
+        """Wake :meth:`wait` now: something changed elsewhere."""
+        self._event.set()
+
     def wait(self, timeout=None):
         if not self._event.wait(timeout):
             return set()
-        time.sleep(self.settle)
+        with self._lock:
+            local = bool(self._changed)
+        if local:
+            time.sleep(self.settle)
         with self._lock:
             changed, self._changed = self._changed, set()
             self._event.clear()
