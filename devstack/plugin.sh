@@ -42,7 +42,8 @@ function _stacksync_database_url {
     local url
     if is_service_enabled mysql postgresql; then
         url=$(database_connection_url "$STACKSYNC_DATABASE_NAME")
-        # psycopg2 stays green under the proxy's eventlet; say so.
+        # psycopg2, named explicitly: the filters give it eventlet's wait
+        # callback, without which a query would stall the proxy worker.
         echo "${url/#postgresql:\/\//postgresql+psycopg2://}"
     else
         echo "sqlite:///$STACKSYNC_DATA_DIR/metadata.sqlite"

@@ -54,13 +54,22 @@ class Settings:
     pipeline_check: bool = True
     web_prefix: str = '/stacksync/'
     chunk_etag: bool = False
+    # PostgreSQL: seconds to wait for a connection, and for a statement
+    # (lock waits included; 0: no limit).
+    connect_timeout: int = 5
+    statement_timeout: float = 30.0
 
     @property
     def event_transport_url(self):
-        """``events_url``, or Kombu's SQLAlchemy transport on our database.
+        """``events_url``, or the embedded transport on our database.
 
-        The embedded default needs no broker: events travel through tables
-        in the metadata database (Kombu's ``sqla+`` transport).
+        The embedded default needs no broker: the relay marks events
+        published in the metadata database's outbox table and every
+        process reads them back from there
+        (:class:`stacksync_swift.events.EmbeddedTransport`). Its URL is
+        ``sqla+<database_url>``, a name kept from Kombu's SQLAlchemy
+        transport, which it replaced: that transport cannot multicast
+        across proxies.
         """
         return self.events_url or 'sqla+' + self.database_url
 
@@ -68,7 +77,7 @@ class Settings:
         """What the filters show in ``/info`` (nothing secret)."""
         return {'storage_account': self.storage_account,
                 'auth_mode': self.auth_mode,
-                'api_versions': ['v1']}
+                'api_versions': ['v1', 'v2']}
 
 
 def load(global_conf, local_conf):
@@ -128,6 +137,22 @@ def parse(conf):
     except ValueError:
         raise ValueError('events_keep_days must be a number of days (0 '
                          'keeps published events forever), not %r' % keep)
+    connect = conf.get('connect_timeout', defaults.connect_timeout)
+    try:
+        connect_timeout = int(str(connect).strip())
+        if not 1 <= connect_timeout <= 600:
+            raise ValueError
+    except ValueError:
+        raise ValueError('connect_timeout must be 1 to 600 whole seconds, '
+                         'not %r' % connect)
+    statement = conf.get('statement_timeout', defaults.statement_timeout)
+    try:
+        statement_timeout = float(statement)
+        if not 0 <= statement_timeout <= 86400:
+            raise ValueError
+    except ValueError:
+        raise ValueError('statement_timeout must be 0 (no limit) to 86400 '
+                         'seconds, not %r' % statement)
     keystone_auth_url = conf.get('keystone_auth_url', '').strip()
     if auth_mode == 'keystone' and not keystone_auth_url:
         raise ValueError('auth_mode = keystone needs keystone_auth_url, the '
@@ -143,6 +168,8 @@ def parse(conf):
         events_exchange=events_exchange,
         long_poll_timeout=long_poll_timeout,
         events_keep_days=events_keep_days,
+        connect_timeout=connect_timeout,
+        statement_timeout=statement_timeout,
         keystone_auth_url=keystone_auth_url,
         keystone_user_domain=conf.get('keystone_user_domain',
                                       'Default').strip() or 'Default',

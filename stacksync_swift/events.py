@@ -130,11 +130,7 @@ def spawn(function, *args):
 
 
 def _green():
-    try:
-        from eventlet import patcher
-    except ImportError:
-        return False
-    return patcher.is_monkey_patched('thread')
+    return db.running_green()
 
 
 class BrokerTransport:
@@ -396,7 +392,8 @@ class EventHub:
                 retries += 1
                 if retries > LOCK_RETRIES:
                     return published
-                time.sleep(LOCK_RETRY)
+                # A green sleep in the proxy (Swift does not patch time).
+                db.pause(LOCK_RETRY)
                 continue
             for event in events:
                 self.notify(event)

@@ -1545,27 +1545,34 @@ def _timestamp(value):
 # -- passwords --------------------------------------------------------------
 
 def hash_password(password):
-    """``scrypt$n$r$p$salt$hash`` for ``password`` with a random salt."""
+    """``scrypt$n$r$p$salt$hash`` for ``password`` with a random salt.
+
+    scrypt runs off the eventlet hub in the proxy (:func:`db.off_hub`).
+    """
     if not isinstance(password, str) or not password or \
             len(password) > MAX_PASSWORD:
         raise errors.BadRequest('a password is 1 to %d characters'
                                 % MAX_PASSWORD)
     salt = os.urandom(16)
-    key = _scrypt(salt, SCRYPT_N, SCRYPT_R, SCRYPT_P).derive(
-        password.encode('utf-8'))
+    key = db.off_hub(_scrypt(salt, SCRYPT_N, SCRYPT_R, SCRYPT_P).derive,
+                     password.encode('utf-8'))
     return 'scrypt$%d$%d$%d$%s$%s' % (SCRYPT_N, SCRYPT_R, SCRYPT_P,
                                       _b64(salt), _b64(key))
 
 
 def password_matches(stored, password):
-    """True if ``password`` hashes to ``stored`` (constant time)."""
+    """True if ``password`` hashes to ``stored`` (constant time).
+
+    scrypt runs off the eventlet hub in the proxy (:func:`db.off_hub`).
+    """
     try:
         scheme, n, r, p, salt, key = stored.split('$')
         if scheme != 'scrypt':
             return False
         kdf = _scrypt(base64.b64decode(salt), int(n), int(r), int(p),
                       len(base64.b64decode(key)))
-        kdf.verify(password.encode('utf-8'), base64.b64decode(key))
+        db.off_hub(kdf.verify, password.encode('utf-8'),
+                   base64.b64decode(key))
         return True
     except (InvalidKey, ValueError, TypeError, AttributeError):
         return False

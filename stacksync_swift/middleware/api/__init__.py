@@ -22,27 +22,56 @@ refuses to start otherwise::
     storage_account = AUTH_stacksync
     database_url = sqlite:////var/lib/stacksync-swift/metadata.sqlite
 
-Options (shared with ``stacksync_auth``, see
-``etc/proxy-server.conf-sample``):
+Options (shared with ``stacksync_auth``: set each once, in either
+filter's section; ``etc/proxy-server.conf-sample`` and
+``doc/operators.rst`` say more):
 
 ``storage_account``
     The Swift account that holds every workspace container.
     Default: ``AUTH_stacksync``
 ``database_url``
-    SQLAlchemy URL of the metadata database shared by all proxies.
+    SQLAlchemy URL of the metadata database shared by all proxies
+    (``postgresql+psycopg2://...`` in production; the filters give psycopg2
+    eventlet's wait callback when they load, so a query waits green).
     Default: ``sqlite:////var/lib/stacksync-swift/metadata.sqlite``
+``connect_timeout``
+    PostgreSQL: whole seconds to wait for a connection; then a 503.
+    Default: ``5``
+``statement_timeout``
+    PostgreSQL: seconds a statement may run, lock waits included; then a
+    503 (``0``: no limit). Default: ``30``
 ``auth_mode``
     ``oauth`` or ``keystone``. Default: ``oauth``
+``keystone_auth_url``
+    Keystone mode: the Keystone v3 endpoint that checks passwords on the
+    sign-in page. Required with ``auth_mode = keystone``.
+``keystone_user_domain``
+    Keystone mode: the domain of the users who sign in.
+    Default: ``Default``
 ``default_quota``
     Bytes a new user may store; ``0`` for no limit. Default: 10 GiB
-``pipeline_check``
-    Refuse to start when the pipeline order is wrong. Default: ``true``
-``long_poll_timeout``
-    The longest a ``changes/wait`` request waits, in seconds.
-    Default: ``300``
+``oauth_base_url``
+    The URL clients use to reach the proxies (behind a TLS terminator or
+    load balancer), which OAuth signatures cover. Default: empty, the URL
+    the request arrived with
+``events_url``
+    Where change events go: ``amqp://...`` (RabbitMQ) in production.
+    Default: empty, the embedded transport on the metadata database
+``events_exchange``
+    The topic exchange events are published to. Default: ``stacksync``
 ``events_keep_days``
     Days published events stay in the outbox table (``0``: forever).
     Default: ``7``
+``long_poll_timeout``
+    The longest a ``changes/wait`` request waits, in seconds.
+    Default: ``300``
+``web_prefix``
+    The web site's path prefix, one segment; empty turns it off.
+    Default: ``/stacksync/``
+``pipeline_check``
+    Refuse to start when the pipeline order is wrong. Default: ``true``
+``chunk_etag``
+    Send the MD5 ``Etag`` with every chunk PUT. Default: ``false``
 
 Resources (DESIGN.md section 4; the OpenAPI document, served at
 ``GET /v1/openapi.json``, describes each): files and their data, versions
