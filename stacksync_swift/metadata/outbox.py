@@ -7,13 +7,16 @@ own transaction. This module is the other side (DESIGN.md section 6):
     Takes the oldest unsent events, hands them to a ``publish`` callable
     and, once it returns, marks them sent and numbers them in
     ``published`` (gap-free across the database). Only one relay runs a
-    batch at a time, whatever the number of proxies: PostgreSQL takes an
-    advisory lock in the batch's transaction, SQLite a lock on a file next
-    to the database (the publish happens outside any SQLite transaction, so
-    a slow broker never holds the database's write lock that every commit
-    needs). One relay at a time and events taken in id order make every
-    workspace's events leave in commit order: a workspace's writes hold its
-    lock, so their outbox ids grow in commit order.
+    batch at a time, whatever the number of proxies: PostgreSQL takes a
+    session-level advisory lock on the relay's connection, SQLite a lock on
+    a file next to the database. Either way the publish happens outside
+    any transaction: the rows are read and the transaction ends, the
+    broker is waited for, then the rows are marked in a short transaction
+    of their own. A slow broker never holds a row lock, a snapshot or
+    SQLite's write lock that every commit needs. One relay at a time and
+    events taken in id order make every workspace's events leave in commit
+    order: a workspace's writes hold its lock, so their outbox ids grow in
+    commit order.
 :func:`read_log` and :func:`log_position`
     The published events in ``published`` order: the embedded event
     transport, and anyone tailing events without a broker, read this.
@@ -82,16 +85,45 @@ def relay_batch(engine, publish, limit=DEFAULT_BATCH):
 
 
 def _relay_postgresql(engine, publish, limit):
-    with engine.begin() as connection:
-        if not connection.exec_driver_sql(
-                'SELECT pg_try_advisory_xact_lock(%d)'
-                % _RELAY_LOCK_KEY).scalar():
+    """The batch under a session-level advisory lock, no transaction open
+    while ``publish`` waits on the broker.
+
+    Read the unsent rows and commit, publish, then mark them in a short
+    transaction of their own. The lock (held by the connection, not by a
+    transaction) keeps other relays out meanwhile, so numbering stays
+    gap-free and order is kept; no row is locked, so commits, pruning and
+    vacuum never wait on a slow broker. A relay that dies after
+    publishing leaves its rows unsent: published again, at least once.
+    """
+    with engine.connect() as connection:
+        held = connection.exec_driver_sql(
+            'SELECT pg_try_advisory_lock(%d)' % _RELAY_LOCK_KEY).scalar()
+        connection.commit()
+        if not held:
             return None
-        events = _unsent(connection, limit, lock=True)
-        if events:
-            publish(events)
-            _mark(connection, events)
-        return events
+        try:
+            events = _unsent(connection, limit)
+            connection.commit()
+            if events:
+                publish(events)
+                with connection.begin():
+                    _mark(connection, events)
+            return events
+        finally:
+            _release_relay_lock(connection)
+
+
+def _release_relay_lock(connection):
+    """Unlock; a connection that cannot is thrown away (its session ends,
+    and the lock with it), never handed back to the pool still holding it.
+    """
+    try:
+        connection.rollback()
+        connection.exec_driver_sql(
+            'SELECT pg_advisory_unlock(%d)' % _RELAY_LOCK_KEY)
+        connection.commit()
+    except Exception:
+        connection.invalidate()
 
 
 @contextlib.contextmanager

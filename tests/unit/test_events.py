@@ -2,7 +2,9 @@
 
 The broker path runs on Kombu's in-process ``memory://`` transport, the
 embedded path on an SQLite file; ``tests/functional/test_events.py`` runs
-both against RabbitMQ and across processes.
+both against RabbitMQ and across processes. The relay's locking on
+PostgreSQL runs on a database of its own beside
+``STACKSYNC_TEST_POSTGRES_URL``.
 """
 
 import datetime
@@ -11,6 +13,7 @@ import time
 import types
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy import update
 
 from stacksync_swift import config
@@ -21,6 +24,7 @@ from stacksync_swift.metadata import db
 from stacksync_swift.metadata import errors
 from stacksync_swift.metadata import models
 from stacksync_swift.metadata import outbox
+from tests import servers
 
 WAKE_LIMIT = 1.0
 
@@ -275,3 +279,85 @@ def test_events_keep_days_zero_keeps_every_event(database_url):
             assert len(outbox.read_log(connection, 0)) == 2
     finally:
         hub.engine.dispose()
+
+
+# -- the relay and PostgreSQL's locks ---------------------------------------
+
+@pytest.fixture(scope='module')
+def postgres_relay_url():
+    url = servers.side_database('_relay').render_as_string(
+        hide_password=False)
+    db.upgrade(url)
+    return url
+
+
+def test_the_relay_holds_no_transaction_while_the_broker_is_slow(
+        postgres_relay_url):
+    """While publish waits on the broker the rows are not locked and no
+    transaction is open; a second relay still stays out (one at a time).
+    """
+    settings = config.Settings(database_url=postgres_relay_url)
+    services = services_module.Services(settings)
+    other = db.create_engine(postgres_relay_url)
+    try:
+        user = services.metadata.create_user('relay-%s' % time.time_ns())
+        workspace = services.metadata.get_workspaces(user['id'])[0]['id']
+        for name in ('a', 'b'):
+            services.metadata.create_folder(user['id'], workspace, None,
+                                            name)
+        seen = {}
+
+        def slow_broker(events):
+            ids = [event['id'] for event in events]
+            with other.connect() as connection:
+                # Commits, pruning, an operator: nothing waits on us.
+                seen['locked'] = connection.execute(
+                    select(models.Outbox.id)
+                    .where(models.Outbox.id.in_(ids))
+                    .with_for_update(nowait=True)).scalars().all()
+                connection.rollback()
+                seen['in_transaction'] = connection.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE "
+                    "datname = current_database() AND "
+                    "state LIKE 'idle in transaction%%'").scalar()
+            seen['second_relay'] = outbox.relay_batch(
+                other, lambda events: None)
+            seen['published'] = ids
+
+        relayed = outbox.relay_batch(services.engine, slow_broker)
+        with other.connect() as connection:
+            assert outbox.backlog(connection) == 0
+        # The lock is released: the next relay runs (nothing left).
+        assert outbox.relay_batch(other, lambda events: None) == []
+    finally:
+        other.dispose()
+        services.engine.dispose()
+    assert [event['id'] for event in relayed] == seen['published']
+    assert sorted(seen['locked']) == sorted(seen['published'])
+    assert seen['in_transaction'] == 0
+    assert seen['second_relay'] is None
+
+
+def test_a_failed_publish_releases_the_relay_lock(postgres_relay_url):
+    engine = db.create_engine(postgres_relay_url)
+    services = services_module.Services(
+        config.Settings(database_url=postgres_relay_url))
+    try:
+        user = services.metadata.create_user('relay-%s' % time.time_ns())
+        workspace = services.metadata.get_workspaces(user['id'])[0]['id']
+        services.metadata.create_folder(user['id'], workspace, None, 'x')
+
+        def broker_down(events):
+            raise ConnectionError('broker down')
+        with pytest.raises(ConnectionError):
+            outbox.relay_batch(engine, broker_down)
+        with engine.connect() as connection:
+            assert outbox.backlog(connection) >= 1
+        sent = []
+        assert outbox.relay_batch(engine, sent.extend) is not None
+        assert sent
+        with engine.connect() as connection:
+            assert outbox.backlog(connection) == 0
+    finally:
+        engine.dispose()
+        services.engine.dispose()
