@@ -393,7 +393,10 @@ class MetadataService:
         """
         name, size = _chunk_name(name), _count(size, 'size')
         with self._writing() as session:
-            workspace = _workspace(session, workspace_id)
+            # The workspace first, then its owner: the order every write
+            # takes its locks in (a commit locks the workspace, then charges
+            # the owner), so that no two transactions wait on each other.
+            workspace = _workspace(session, workspace_id, lock=True)
             owner = _user(session, workspace.owner_id, lock=True)
             return uploads.reserve(session, owner, workspace.id, name, size)
 
@@ -411,7 +414,7 @@ class MetadataService:
         if not chunks:
             return
         with self._writing() as session:
-            workspace = _workspace(session, workspace_id)
+            workspace = _workspace(session, workspace_id, lock=True)
             _user(session, workspace.owner_id, lock=True)
             uploads.record(session, workspace.id, chunks)
 
@@ -1255,8 +1258,13 @@ def _visible_workspace(session, user_id, workspace_id, lock=False,
     return row[0], row[1]
 
 
-def _workspace(session, workspace_id):
-    workspace = session.get(Workspace, _id(workspace_id, 'workspace id'))
+def _workspace(session, workspace_id, lock=False):
+    query = select(Workspace).where(
+        Workspace.id == _id(workspace_id, 'workspace id'))
+    if lock:
+        query = query.with_for_update()
+    workspace = session.scalar(query.execution_options(
+        populate_existing=True))
     if workspace is None:
         raise errors.NotFound('no workspace %r' % (workspace_id,))
     return workspace

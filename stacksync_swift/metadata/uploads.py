@@ -18,8 +18,10 @@ sizes, and the workspace owner's quota counts them:
 
 These are functions on an open session, called by
 :class:`~stacksync_swift.metadata.service.MetadataService` inside its
-transactions; callers lock the owner's ``users`` row first, so two
-reservations of one owner never both pass the check.
+transactions; callers lock the workspace's row and then the owner's
+``users`` row (the order of every write, commits included, so none waits
+on another in a cycle), so two reservations of one owner never both pass
+the check.
 """
 
 from sqlalchemy import delete

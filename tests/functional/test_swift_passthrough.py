@@ -140,7 +140,7 @@ def test_info_shows_both_filters_only_on_our_proxy(cluster):
 
     ours, bare = info(cluster.url), info(cluster.bare_url)
     assert ours['stacksync_api']['storage_account'] == 'AUTH_stacksync'
-    assert ours['stacksync_api']['api_versions'] == ['v1']
+    assert ours['stacksync_api']['api_versions'] == ['v1', 'v2']
     assert ours['stacksync_auth']['auth_mode'] == 'oauth'
     assert 'stacksync_api' not in bare and 'stacksync_auth' not in bare
     del ours['stacksync_api'], ours['stacksync_auth']

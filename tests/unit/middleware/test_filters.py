@@ -153,7 +153,7 @@ def test_swift_info_is_registered(pipeline):
     info = get_swift_info()
     assert info['stacksync_api'] == {'storage_account': 'AUTH_ss',
                                      'auth_mode': 'oauth',
-                                     'api_versions': ['v1']}
+                                     'api_versions': ['v1', 'v2']}
     assert info['stacksync_auth'] == {'auth_mode': 'oauth'}
 
 
