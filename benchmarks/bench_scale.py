@@ -22,6 +22,10 @@ What it measures, each against plain Swift in the same run:
   plain Swift ``HEAD`` of the account through proxy 1 every 50 ms: its
   p50 and p99, against the same HEAD on the idle proxy; and the longest
   hub stall of each proxy during the run.
+* **Any proxy answers any request**: long polls held on each proxy
+  (``--polls``, half on each), woken by one commit through proxy 1 (how
+  many woke, and how soon); and a token revoked in the database is
+  refused by both proxies on its next request.
 * **P9, device to device**: one user, two devices in ``stacksync sync
   --watch`` (each its own folder and process); device A's folder gets a
   new small file every 0.3 s, and the time until the same bytes are in
@@ -221,9 +225,17 @@ def hub(url, reset=False):
                         timeout=60).json()
 
 
-def run_load(users, urls, seconds, head):
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used so far."""
+    with open('/proc/%d/stat' % pid) as stat:
+        fields = stat.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def run_load(users, urls, seconds, head, pids):
     for url in urls:
         hub(url, reset=True)
+    cpu_before = [cpu_seconds(pid) for pid in pids]
     for slot, user in enumerate(users):
         user['slot'] = slot
     queue = multiprocessing.Queue()
@@ -241,11 +253,65 @@ def run_load(users, urls, seconds, head):
         process.join()
     p50, p99, heads = head.stop()
     stalls = [hub(url) for url in urls]
-    return {'commits': sum(o[0] for o in outcomes),
+    busy = [(cpu_seconds(pid) - was) / took
+            for pid, was in zip(pids, cpu_before)]
+    return {'busy': busy,'commits': sum(o[0] for o in outcomes),
             'failed': sum(o[1] for o in outcomes),
             'client_cpu': sum(o[2] for o in outcomes), 'seconds': took,
             'head_p50': p50, 'head_p99': p99, 'heads': heads,
             'stalls': stalls}
+
+
+# -- any proxy answers any request --------------------------------------------
+
+def long_polls(users, urls, count):
+    """``count`` long polls on one workspace, spread over ``urls``, then
+    one commit through ``urls[0]``: (woken, seconds to the last wake)."""
+    user = users[0]
+    with session_of(user) as http:
+        cursor = http.get('%s/v1/workspace/%d' % (urls[0], user['workspace']),
+                          headers=API, timeout=60).json()['cursor']
+    woken = []
+    ready = threading.Barrier(count + 1)
+
+    def poll(url):
+        with session_of(user) as http:
+            ready.wait()
+            resp = http.get('%s/v1/workspace/%d/changes/wait' % (
+                url, user['workspace']), params={'cursor': cursor,
+                                                 'timeout': 60},
+                headers=API, timeout=120)
+            if resp.status_code == 200 and resp.json()['changes']:
+                woken.append(time.monotonic())
+
+    threads = [threading.Thread(target=poll, args=(urls[n % len(urls)],))
+               for n in range(count)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    time.sleep(3)       # every poll is waiting in a proxy
+    committed = time.monotonic()
+    commit_loop(user, urls[0], time.monotonic() + 0.001, [])
+    for thread in threads:
+        thread.join()
+    return len(woken), (max(woken) - committed) if woken else None
+
+
+def revocation_reaches_every_proxy(cluster, users, urls):
+    """Revoke a token in the database; each proxy's answer next."""
+    user = users[-1]
+    store = credentials.CredentialStore(db.create_engine(cluster.database_url))
+    before, after = [], []
+    with session_of(user) as http:
+        for url in urls:
+            before.append(http.get(url + '/v1/account', headers=API,
+                                   timeout=60).status_code)
+        store.revoke_access_token(user['auth'][2])
+        for url in urls:
+            after.append(http.get(url + '/v1/account', headers=API,
+                                  timeout=60).status_code)
+    store.engine.dispose()
+    return before, after
 
 
 # -- P9: device to device --------------------------------------------------
@@ -340,6 +406,7 @@ def main():
                         default=[8, 16, 32])
     parser.add_argument('--seconds', type=float, default=15)
     parser.add_argument('--changes', type=int, default=100)
+    parser.add_argument('--polls', type=int, default=200)
     args = parser.parse_args()
     # The proxies import the probe filter from here.
     os.environ['PYTHONPATH'] = os.pathsep.join(
@@ -353,6 +420,8 @@ def main():
                            events_url=args.events_url,
                            extra_proxies=1) as cluster:
         urls = cluster.proxy_urls
+        pids = [cluster.processes[name].pid
+                for name in ['proxy'] + cluster.extra_proxies]
         users = make_users(cluster, max(args.clients))
         head = HeadProbe(cluster, urls[0])
         head.start()
@@ -367,16 +436,23 @@ def main():
         for clients in args.clients:
             for proxies in (1, 2):
                 result = run_load(users[:clients], urls[:proxies],
-                                  args.seconds, head)
+                                  args.seconds, head, pids[:proxies])
                 rows.append((clients, proxies, result))
         print('P8 commits of one small file (chunk stored), N clients:')
         print('  clients proxies  commits/s  failed   HEAD p50 / p99 ms   '
-              'longest hub stall (proxy 1 / 2)   client CPU s')
+              'longest hub stall  proxy CPU (of a core)  proxy CPU ms per '
+              'commit  client CPU s')
         for clients, proxies, result in rows:
-            print('  %7d %7d %10.1f %7d %9.1f / %-8.1f   %-32s %.1f' % (
-                clients, proxies, result['commits'] / result['seconds'],
-                result['failed'], result['head_p50'], result['head_p99'],
-                stall_text(result['stalls']), result['client_cpu']))
+            rate = result['commits'] / result['seconds']
+            print('  %7d %7d %10.1f %7d %9.1f / %-8.1f   %-18s %-21s %-22.1f '
+                  '%.1f' % (
+                      clients, proxies, rate, result['failed'],
+                      result['head_p50'], result['head_p99'],
+                      stall_text(result['stalls']),
+                      ' / '.join('%.0f%%' % (100 * b)
+                                 for b in result['busy']),
+                      1000 * sum(result['busy']) / rate if rate else 0,
+                      result['client_cpu']))
         for clients in args.clients:
             one, two = [result['commits'] / result['seconds']
                         for n, _p, result in rows if n == clients]
@@ -390,6 +466,15 @@ def main():
                     for stall in result['stalls'])
         print('hub stall: longest 10 ms ticker gap in any run %.0f ms '
               '(goal <= 50)' % worst)
+        for proxies in (1, 2):
+            woken, last = long_polls(users, urls[:proxies], args.polls)
+            print('long polls held: %d on %d prox%s, %d woken by one commit '
+                  'through proxy 1, the last after %s' % (
+                      args.polls, proxies, 'y' if proxies == 1 else 'ies',
+                      woken, '%.2f s' % last if last is not None else '-'))
+        before, after = revocation_reaches_every_proxy(cluster, users, urls)
+        print('a token revoked in the database: proxies answered %s before, '
+              '%s on the next request' % (before, after))
         for tag, url_b in (('P9', urls[0]), ('P9b', urls[1])):
             latencies, lost, outputs = device_to_device(
                 cluster, state, urls[0], url_b, args.changes, tag)
