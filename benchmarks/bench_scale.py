@@ -492,6 +492,11 @@ def main():
                 if lost and output:
                     print('  device %s said: %s' % (
                         device, ''.join(output[-5:]).strip()))
+                warnings = [line.strip() for line in output
+                            if 'WARNING' in line or 'ERROR' in line]
+                if warnings:
+                    print('  device %s warned %d times, first: %s' % (
+                        device, len(warnings), warnings[0][:300]))
         print(json.dumps({'idle_head_ms': [idle_p50, idle_p99]}))
 
 

@@ -43,7 +43,7 @@ PLOTS = {
 }
 
 # Lines of a section repeated at the top of the report: the comparisons.
-SUMMARY = re.compile(r'ratio|peak RSS growth', re.IGNORECASE)
+SUMMARY = re.compile(r'ratio|peak RSS growth|goal', re.IGNORECASE)
 
 
 def available():

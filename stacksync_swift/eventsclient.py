@@ -127,6 +127,23 @@ def _private_queue(exchange_name, keys):
         exclusive=True, auto_delete=True, durable=False)
 
 
+def _drain(connection):
+    """Deliver what arrives within a second, and keep the link alive.
+
+    The heartbeat is checked after every round, not only after a quiet
+    second: a consumer only receives, so while events keep arriving more
+    often than once a second it would otherwise never send a heartbeat,
+    and the broker closes its connection after two heartbeat intervals
+    (the listener then reconnects, and events published meanwhile reach
+    its long polls only at their next recheck).
+    """
+    try:
+        connection.drain_events(timeout=1)
+    except socket.timeout:
+        pass
+    connection.heartbeat_check()
+
+
 def listen(url, keys, on_event, stopping, exchange_name=DEFAULT_EXCHANGE,
            ready=None):
     """Call ``on_event(event)`` for each event matching ``keys``.
@@ -149,10 +166,7 @@ def listen(url, keys, on_event, stopping, exchange_name=DEFAULT_EXCHANGE,
             if ready is not None:
                 ready()
             while not stopping.is_set():
-                try:
-                    connection.drain_events(timeout=1)
-                except socket.timeout:
-                    connection.heartbeat_check()
+                _drain(connection)
 
 
 def subscribe(url, workspaces=(), users=(), exchange_name=DEFAULT_EXCHANGE,
@@ -176,10 +190,7 @@ def subscribe(url, workspaces=(), users=(), exchange_name=DEFAULT_EXCHANGE,
             if ready is not None:
                 ready()
             while not stopping.is_set():
-                try:
-                    connection.drain_events(timeout=1)
-                except socket.timeout:
-                    connection.heartbeat_check()
+                _drain(connection)
                 while pending:
                     event = pending.popleft()
                     if dedup.fresh(event):
