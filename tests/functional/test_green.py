@@ -24,6 +24,7 @@ The password test prints the GETs' latencies (``pytest -s``).
 """
 
 import base64
+import contextlib
 import os
 import secrets
 import socket
@@ -338,7 +339,31 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+@contextlib.contextmanager
+def plain_object(cluster):
+    """A tempauth user's session and the URL of a 1 KiB object of theirs,
+    removed afterwards: the session cluster's accounts stay as they were
+    (test_swift_passthrough compares them with a fresh account's)."""
+    prober, storage_url = swift_session(cluster)
+    container = storage_url + '/green-%s' % uuid.uuid4().hex[:8]
+    assert prober.put(container, timeout=TIMEOUT).status_code in (201, 202)
+    target = container + '/object'
+    try:
+        assert prober.put(target, data=b'x' * 1024,
+                          timeout=TIMEOUT).status_code == 201
+        yield prober, target
+    finally:
+        prober.delete(target, timeout=TIMEOUT)
+        prober.delete(container, timeout=TIMEOUT)
+        prober.close()
+
+
 def attack(cluster, cost, rounds=1):
+    with plain_object(cluster) as (prober, target):
+        return _attack(cluster, cost, rounds, prober, target)
+
+
+def _attack(cluster, cost, rounds, prober, target):
     """20 clients each trying ``rounds`` wrong passwords, while plain Swift
     GETs run; their timings.
 
@@ -347,13 +372,6 @@ def attack(cluster, cost, rounds=1):
     throttled attempt waits in a green sleep and checks nothing).
     """
     stores = apiclient.Stores(cluster)
-    prober, storage_url = swift_session(cluster)
-    container = 'green-%s' % uuid.uuid4().hex[:8]
-    assert prober.put(storage_url + '/' + container,
-                      timeout=TIMEOUT).status_code in (201, 202)
-    target = storage_url + '/%s/object' % container
-    assert prober.put(target, data=b'x' * 1024,
-                      timeout=TIMEOUT).status_code == 201
     names = []
     for _ in range(ATTEMPTS * rounds):
         user = stores.metadata.create_user(
