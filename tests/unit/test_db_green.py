@@ -159,6 +159,7 @@ eventlet_monkey_patch()
 import eventlet
 from stacksync_swift import config, services
 from stacksync_swift.metadata import db, errors
+from sqlalchemy import text
 
 ticks = []
 def ticker():
