@@ -339,6 +339,8 @@ def test_a_chunk_damaged_mid_download_never_sends_a_traceback(
     assert body['status'] == 206
     assert b'Traceback' not in body['data']
     assert body['data'] == first[start:]    # cut short, never garbage
+    # ...and the proxy says so, with the request's transaction id.
+    assert 'cut short (tx' in cluster.log_tail('proxy', lines=400)
 
 
 def raw_get(cluster, client, path, headers):

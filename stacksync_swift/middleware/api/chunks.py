@@ -100,7 +100,8 @@ class Chunk(workspaces.WorkspaceController):
             self.req.environ, workspace['container'], name,
             verify=not workspace['encrypted'])
         try:
-            stream = transfer.PrimedStream(pieces, self.req.environ)
+            stream = transfer.PrimedStream(pieces, self.req.environ,
+                                           self.api.logger)
         except transfer.ChunksMissing:
             raise errors.NotFound('no chunk %s' % name)
         return swob.Response(status=200, app_iter=stream,

@@ -136,14 +136,16 @@ def send(controller, workspace, meta):
         pieces = _range_pieces(controller, workspace, meta, start, end)
         headers['Content-Range'] = 'bytes %d-%d/%d' % (start, end - 1, size)
         return swob.Response(status=206, headers=headers,
-                             app_iter=PrimedStream(pieces, req.environ),
+                             app_iter=PrimedStream(pieces, req.environ,
+                                                  controller.api.logger),
                              content_length=end - start)
     # No range, or several (which a server may answer with everything).
     pieces = controller.api.storage.iter_chunks(
         req.environ, workspace['container'], meta['chunks'],
         verify=not workspace['encrypted'])
     return swob.Response(status=200, headers=headers,
-                         app_iter=PrimedStream(pieces, req.environ),
+                         app_iter=PrimedStream(pieces, req.environ,
+                                                  controller.api.logger),
                          content_length=size)
 
 
@@ -172,7 +174,7 @@ class PrimedStream:
     ends the connection. Closing it closes the chunk reads still open.
     """
 
-    def __init__(self, pieces, env, logger=None):
+    def __init__(self, pieces, env, logger):
         self._pieces = pieces
         self._env = env
         self._logger = logger
@@ -189,12 +191,10 @@ class PrimedStream:
         try:
             yield from self._pieces
         except Exception as error:
-            logger = self._logger or self._env.get('swift.proxy_logger')
-            if logger is not None:
-                logger.error('response of %s %s cut short (%s): %s',
-                             self._env.get('REQUEST_METHOD'),
-                             self._env.get('PATH_INFO'),
-                             self._env.get('swift.trans_id'), error)
+            self._logger.error('response of %s %s cut short (%s): %s',
+                               self._env.get('REQUEST_METHOD'),
+                               self._env.get('PATH_INFO'),
+                               self._env.get('swift.trans_id'), error)
             # The headers are out: only closing the connection tells the
             # client the body is incomplete, and raising is how a WSGI app
             # asks the server to do it.
