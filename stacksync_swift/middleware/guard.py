@@ -143,7 +143,9 @@ class RawWriteGuard:
             raise errors.Forbidden('only chunks (chk-<64 hex>) may be '
                                    'stored in a workspace container')
         self._check_request_shape(req)
-        data = self._body(req)
+        data = read_chunk_body(req)
+        if not data:
+            raise errors.BadRequest('a chunk is never empty')
         if not workspace['encrypted'] and chunking.chunk_name(data) != obj:
             raise errors.BadRequest('the body does not hash to %s' % obj)
         reserved = self.metadata.reserve_chunk(workspace['id'], obj,
@@ -188,22 +190,23 @@ class RawWriteGuard:
                 raise errors.Forbidden('query parameter %r is not allowed '
                                        'on a chunk upload' % name)
 
-    @staticmethod
-    def _body(req):
-        try:
-            length = req.content_length
-        except ValueError:
-            raise errors.BadRequest('invalid Content-Length')
-        if length is not None and length > chunking.MAX_SIZE:
-            raise errors.RequestEntityTooLarge(
-                'a chunk has at most %d bytes' % chunking.MAX_SIZE)
-        data = req.environ['wsgi.input'].read(
-            chunking.MAX_SIZE + 1 if length is None else length)
-        if len(data) > chunking.MAX_SIZE:
-            raise errors.RequestEntityTooLarge(
-                'a chunk has at most %d bytes' % chunking.MAX_SIZE)
-        if length is not None and len(data) != length:
-            raise errors.BadRequest('the body ended early')
-        if not data:
-            raise errors.BadRequest('a chunk is never empty')
-        return data
+
+def read_chunk_body(req):
+    """The request body, refused (413) past one chunk's
+    :data:`~stacksync_swift.chunking.MAX_SIZE` or (400) when it ends before
+    its ``Content-Length``; a chunk PUT through the API reads it so too."""
+    try:
+        length = req.content_length
+    except ValueError:
+        raise errors.BadRequest('invalid Content-Length')
+    if length is not None and length > chunking.MAX_SIZE:
+        raise errors.RequestEntityTooLarge(
+            'a chunk has at most %d bytes' % chunking.MAX_SIZE)
+    data = req.environ['wsgi.input'].read(
+        chunking.MAX_SIZE + 1 if length is None else length)
+    if len(data) > chunking.MAX_SIZE:
+        raise errors.RequestEntityTooLarge(
+            'a chunk has at most %d bytes' % chunking.MAX_SIZE)
+    if length is not None and len(data) != length:
+        raise errors.BadRequest('the body ended early')
+    return data

@@ -117,6 +117,7 @@ from stacksync_swift.middleware.api import folders  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import openapi  # noqa: F401 (routes)
 from stacksync_swift.middleware.api import router
 from stacksync_swift.middleware.api import sharing  # noqa: F401 (routes)
+from stacksync_swift.middleware.api import transfer
 from stacksync_swift.middleware.api import workspaces  # noqa: F401
 
 SUPPORTED_VERSIONS = ('v1', 'v2')
@@ -165,11 +166,9 @@ class StackSyncAPI:
         except chunking.TruncatedStream as err:
             return self.error(env, errors.BadRequest(str(err)))(
                 env, start_response)
-        except storage.CorruptChunk:
-            return self.error(env, errors.Conflict(
-                'a chunk was damaged in storage and has been removed; '
-                'upload it again', code='chunk_damaged'))(
-                    env, start_response)
+        except storage.CorruptChunk as err:
+            return self.error(env, transfer.unreadable(err))(
+                env, start_response)
         except storage.StorageError as err:
             self.logger.error('storage failure in stacksync_api: %s', err)
             return self.error(env, errors.ServiceUnavailable(

@@ -34,6 +34,7 @@ from stacksync_swift import chunking
 from stacksync_swift.metadata import models
 from stacksync_swift.metadata import service
 from stacksync_swift.middleware import errors
+from stacksync_swift.middleware import guard
 from stacksync_swift.middleware.api import router
 from stacksync_swift.middleware.api import transfer
 from stacksync_swift.middleware.api import workspaces
@@ -114,7 +115,7 @@ class Chunk(workspaces.WorkspaceController):
         if workspace['role'] not in models.WRITER_ROLES:
             raise errors.Forbidden('you may only read workspace %d'
                                    % workspace['id'])
-        data = self.decoded(self.body(), workspace)
+        data = self.decoded(guard.read_chunk_body(self.req), workspace)
         if not workspace['encrypted'] and chunking.chunk_name(data) != name:
             raise errors.BadRequest('the body does not hash to %s' % name)
         metadata = self.api.metadata
@@ -147,17 +148,3 @@ class Chunk(workspaces.WorkspaceController):
                                     'as they are sent; compress before '
                                     'sealing')
         return decompress(data)
-
-    def body(self):
-        length = self.req.content_length
-        if length is not None and length > chunking.MAX_SIZE:
-            raise errors.RequestEntityTooLarge(
-                'a chunk has at most %d bytes' % chunking.MAX_SIZE)
-        data = self.req.environ['wsgi.input'].read(
-            chunking.MAX_SIZE + 1 if length is None else length)
-        if len(data) > chunking.MAX_SIZE:
-            raise errors.RequestEntityTooLarge(
-                'a chunk has at most %d bytes' % chunking.MAX_SIZE)
-        if length is not None and len(data) != length:
-            raise errors.BadRequest('the body ended early')
-        return data

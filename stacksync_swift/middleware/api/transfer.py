@@ -181,7 +181,7 @@ class PrimedStream:
         try:
             self._first = next(pieces, b'')
         except storage.StorageError as error:
-            raise _unreadable(error)
+            raise unreadable(error)
         env['eventlet.minimum_write_chunk_size'] = 0
 
     def __iter__(self):
@@ -212,8 +212,9 @@ class ResponseCutShort(Exception):
     """A response body failed after its headers were sent."""
 
 
-def _unreadable(error):
-    """The API error for data whose first chunk cannot be read."""
+def unreadable(error):
+    """The API error for data a chunk of which cannot be read (a storage
+    error that is not Swift failing)."""
     if isinstance(error, storage.CorruptChunk):
         return errors.Conflict(
             'the data cannot be read: a chunk of it was damaged in storage '
