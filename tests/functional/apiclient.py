@@ -9,6 +9,7 @@ carry ``X-StackSync-API: v1``.
 import secrets
 import uuid
 
+from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1Session
 
 from stacksync_swift.metadata import credentials
@@ -91,3 +92,23 @@ class APIClient:
 
     def close(self):
         self.session.close()
+
+
+def loopback():
+    """A loopback address that no other test speaks from (127.0.0.0/8 is
+    all loopback on Linux): per-address counters stay the test's own."""
+    return '127.%d.%d.%d' % (secrets.randbelow(250) + 2,
+                             secrets.randbelow(256),
+                             secrets.randbelow(250) + 2)
+
+
+class SourceAddress(HTTPAdapter):
+    """Connect from a given local address (mount it on a session)."""
+
+    def __init__(self, address):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs['source_address'] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)

@@ -26,7 +26,6 @@ The password test prints the GETs' latencies (``pytest -s``).
 import base64
 import contextlib
 import os
-import secrets
 import socket
 import sqlite3
 import threading
@@ -36,7 +35,6 @@ import uuid
 import pytest
 import requests
 import sqlalchemy
-from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1Session
 from swiftclient import client as swiftclient
 
@@ -45,6 +43,8 @@ from stacksync_swift import throttle
 from stacksync_swift.metadata import service
 from tests import servers
 from tests.functional import apiclient
+from tests.functional.apiclient import SourceAddress
+from tests.functional.apiclient import loopback
 from tests.functional.conftest import TEST_USERS
 
 TIMEOUT = 120
@@ -305,24 +305,6 @@ def test_concurrent_commits_all_succeed_without_gaps(cluster):
 
 
 # -- password checks ----------------------------------------------------------
-
-class SourceAddress(HTTPAdapter):
-    """Connect from a given loopback address."""
-
-    def __init__(self, address):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs['source_address'] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-def loopback():
-    return '127.%d.%d.%d' % (secrets.randbelow(250) + 2,
-                             secrets.randbelow(256),
-                             secrets.randbelow(250) + 2)
-
 
 def slow_hash(password, p):
     """A stored hash ``p`` times as costly to check as the default."""

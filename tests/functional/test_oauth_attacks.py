@@ -14,13 +14,11 @@ Each throttle test speaks from a loopback address of its own
 the tests, and of the rest of the suite, never mix.
 """
 
-import secrets
 import time
 import uuid
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1Session
 from sqlalchemy import func
 from sqlalchemy import select
@@ -30,21 +28,11 @@ from stacksync_swift.metadata import credentials
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import service
 from stacksync_swift.metadata import web
+from tests.functional.apiclient import SourceAddress
+from tests.functional.apiclient import loopback
 
 TIMEOUT = 60
 WINDOW = throttle.FAILURE_WINDOW
-
-
-class SourceAddress(HTTPAdapter):
-    """Connect from a given local address."""
-
-    def __init__(self, address):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs['source_address'] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
 
 
 def browser(address):
@@ -77,13 +65,6 @@ def user(stores):
     name = 'victim-%s' % uuid.uuid4().hex[:8]
     created = stores[0].create_user(name, password='the right one')
     return dict(created, password='the right one')
-
-
-def loopback():
-    """A loopback address that no other test speaks from."""
-    return '127.%d.%d.%d' % (secrets.randbelow(250) + 2,
-                             secrets.randbelow(256),
-                             secrets.randbelow(250) + 2)
 
 
 @pytest.fixture
