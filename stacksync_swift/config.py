@@ -121,38 +121,19 @@ def parse(conf):
     events_exchange = conf.get('events_exchange', 'stacksync').strip()
     if not events_exchange:
         raise ValueError('events_exchange must not be empty')
-    long_poll = conf.get('long_poll_timeout', defaults.long_poll_timeout)
-    try:
-        long_poll_timeout = int(long_poll)
-        if not 1 <= long_poll_timeout <= 3600:
-            raise ValueError
-    except ValueError:
-        raise ValueError('long_poll_timeout must be 1 to 3600 seconds, '
-                         'not %r' % long_poll)
-    keep = conf.get('events_keep_days', defaults.events_keep_days)
-    try:
-        events_keep_days = float(keep)
-        if not 0 <= events_keep_days < 100000:
-            raise ValueError
-    except ValueError:
-        raise ValueError('events_keep_days must be a number of days (0 '
-                         'keeps published events forever), not %r' % keep)
-    connect = conf.get('connect_timeout', defaults.connect_timeout)
-    try:
-        connect_timeout = int(str(connect).strip())
-        if not 1 <= connect_timeout <= 600:
-            raise ValueError
-    except ValueError:
-        raise ValueError('connect_timeout must be 1 to 600 whole seconds, '
-                         'not %r' % connect)
-    statement = conf.get('statement_timeout', defaults.statement_timeout)
-    try:
-        statement_timeout = float(statement)
-        if not 0 <= statement_timeout <= 86400:
-            raise ValueError
-    except ValueError:
-        raise ValueError('statement_timeout must be 0 (no limit) to 86400 '
-                         'seconds, not %r' % statement)
+    long_poll_timeout = _number(
+        conf, 'long_poll_timeout', defaults.long_poll_timeout, int,
+        lambda n: 1 <= n <= 3600, '1 to 3600 seconds')
+    events_keep_days = _number(
+        conf, 'events_keep_days', defaults.events_keep_days, float,
+        lambda n: 0 <= n < 100000,
+        'a number of days (0 keeps published events forever)')
+    connect_timeout = _number(
+        conf, 'connect_timeout', defaults.connect_timeout, int,
+        lambda n: 1 <= n <= 600, '1 to 600 whole seconds')
+    statement_timeout = _number(
+        conf, 'statement_timeout', defaults.statement_timeout, float,
+        lambda n: 0 <= n <= 86400, '0 (no limit) to 86400 seconds')
     keystone_auth_url = conf.get('keystone_auth_url', '').strip()
     if auth_mode == 'keystone' and not keystone_auth_url:
         raise ValueError('auth_mode = keystone needs keystone_auth_url, the '
@@ -177,6 +158,19 @@ def parse(conf):
             conf.get('pipeline_check', defaults.pipeline_check)),
         chunk_etag=config_true_value(
             conf.get('chunk_etag', defaults.chunk_etag)))
+
+
+def _number(conf, name, default, convert, acceptable, what):
+    """Option ``name`` as ``convert`` (int or float) makes it, refused with
+    ``ValueError`` (``<name> must be <what>``) unless ``acceptable``."""
+    value = conf.get(name, default)
+    try:
+        number = convert(value)
+        if not acceptable(number):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError('%s must be %s, not %r' % (name, what, value))
+    return number
 
 
 def _web_prefix(value):
