@@ -1526,11 +1526,7 @@ def _chunk_names(chunks):
         raise errors.BadRequest('chunks must be a list of chunk names')
     if len(chunks) > MAX_CHUNKS:
         raise errors.BadRequest('a file has at most %d chunks' % MAX_CHUNKS)
-    for name in chunks:
-        if not isinstance(name, str) or not CHUNK_NAME.match(name):
-            raise errors.BadRequest('%r is not a chunk name (chk-<64 hex>)'
-                                    % (name,))
-    return tuple(chunks)
+    return tuple(_chunk_name(name) for name in chunks)
 
 
 def _timestamp(value):
