@@ -10,9 +10,14 @@
     a RabbitMQ broker, e.g. ``amqp://guest:guest@127.0.0.1:5672//``.
 
 Without them a test that needs the server is skipped, except when ``CI``
-is ``true``: then it fails, so CI never passes by skipping.
+is ``true``: then it fails, so CI never passes by skipping. The same goes
+for an optional module or program a test needs (:func:`require_module`):
+:func:`unavailable` is the tests' one way to skip, and the root
+``conftest.py`` fails a ``CI=true`` run with any other skip not listed in
+``tests/allowed_skips.txt``.
 """
 
+import importlib
 import os
 
 import pytest
@@ -23,10 +28,22 @@ AMQP_URL_ENV = 'STACKSYNC_TEST_AMQP_URL'
 
 
 def unavailable(message):
-    """Skip, or fail when CI promised the server."""
+    """Skip, or fail when CI promised the server.
+
+    Also at a module's top level, where it skips (or fails) the module.
+    """
     if os.environ.get('CI') == 'true':
         pytest.fail(message + ' (required when CI=true)')
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=True)
+
+
+def require_module(name, why):
+    """Import the module ``name``, or :func:`unavailable` saying ``why``
+    the tests need it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        unavailable('%s needs the %s module: %s' % (why, name, err))
 
 
 def required_env(variable):

@@ -399,8 +399,8 @@ def shared_server(tmp_path_factory):
 @pytest.fixture(scope='session')
 def keystone_server(tmp_path_factory):
     """The session's Keystone; import this fixture into a test module."""
-    pytest.importorskip('keystoneauth1')
-    pytest.importorskip('keystoneclient')
+    servers.require_module('keystoneauth1', 'the Keystone fixture')
+    servers.require_module('keystoneclient', 'the Keystone fixture')
     server = shared_server(tmp_path_factory)
     yield server
     server.stop()  # idempotent: every importing module finalizes it

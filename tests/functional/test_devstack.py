@@ -10,24 +10,21 @@ stack.sh does, and checks the result: ``config.check_pipeline`` accepts
 it, and Swift's own ``loadapp`` builds the whole pipeline with Paste, our
 filters included.
 
-Swift's sample is not installed with the ``swift`` package; the test takes
-it from the sdist of the installed version (``pip download``, cached in
-``~/.cache/stacksync-swift``) or from the file named by
-``STACKSYNC_TEST_SWIFT_SAMPLE``. shellcheck checks the plugin's files.
-Without shellcheck, the sample or (for the PostgreSQL case)
+Swift's sample is not installed with the ``swift`` package, and the tests
+download nothing: ``tests/functional/data/swift-proxy-server.conf-sample``
+is a copy of it (its header says from which Swift), unless
+``STACKSYNC_TEST_SWIFT_SAMPLE`` names another. shellcheck checks the
+plugin's files. Without shellcheck or (for the PostgreSQL case)
 ``STACKSYNC_TEST_POSTGRES_URL``, tests skip, unless ``CI`` is ``true``.
 """
 
 import getpass
-import importlib.metadata
 import json
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
-import tarfile
-import tempfile
 
 import pytest
 import sqlalchemy
@@ -38,10 +35,10 @@ from stacksync_swift.metadata import db
 from tests import servers
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-STANDIN = pathlib.Path(__file__).parent / 'data' / 'devstack-standin.sh'
+DATA = pathlib.Path(__file__).parent / 'data'
+STANDIN = DATA / 'devstack-standin.sh'
+SAMPLE = DATA / 'swift-proxy-server.conf-sample'
 SAMPLE_ENV = 'STACKSYNC_TEST_SWIFT_SAMPLE'
-CACHE = pathlib.Path(os.environ.get('XDG_CACHE_HOME') or
-                     pathlib.Path.home() / '.cache') / 'stacksync-swift'
 SWIFT = 's-proxy,s-object,s-container,s-account'
 KEYSTONE = SWIFT + ',key,keystone'
 ROOT_SECRET = 'c2VjcmV0IHNlY3JldCBzZWNyZXQgc2VjcmV0IHNlY3JldA=='
@@ -54,35 +51,8 @@ def head_revision():
 
 @pytest.fixture(scope='session')
 def swift_sample():
-    """Swift's etc/proxy-server.conf-sample, of the installed version."""
-    if os.environ.get(SAMPLE_ENV):
-        return os.environ[SAMPLE_ENV]
-    version = importlib.metadata.version('swift')
-    cached = CACHE / ('swift-%s-proxy-server.conf-sample' % version)
-    if not cached.exists():
-        _fetch_sample(version, cached)
-    return str(cached)
-
-
-def _fetch_sample(version, target):
-    with tempfile.TemporaryDirectory() as scratch:
-        try:
-            subprocess.run(
-                [sys.executable, '-m', 'pip', 'download', '--quiet',
-                 '--no-deps', '--no-binary', ':all:', '-d', scratch,
-                 'swift==%s' % version],
-                check=True, capture_output=True, timeout=300)
-        except (subprocess.SubprocessError, OSError) as err:
-            servers.unavailable('cannot download the swift %s sdist for its '
-                        'proxy-server.conf-sample: %s' % (version, err))
-        sdist = next(pathlib.Path(scratch).glob('swift-*.tar.gz'))
-        member = 'swift-%s/etc/proxy-server.conf-sample' % version
-        with tarfile.open(sdist) as archive:
-            text = archive.extractfile(member).read()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix('.partial')
-    partial.write_bytes(text)
-    partial.replace(target)
+    """Swift's etc/proxy-server.conf-sample (the repository's copy)."""
+    return os.environ.get(SAMPLE_ENV) or str(SAMPLE)
 
 
 class Devstack:

@@ -37,6 +37,7 @@ from stacksync_swift import services as services_module
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import outbox
 from tests import servers
+from tests.functional import apiclient
 
 RABBITMQ_SCRIPT = os.path.join(os.path.dirname(__file__), '..', '..',
                                '.ci', 'rabbitmq.sh')
@@ -306,7 +307,6 @@ def two_proxies(request, tmp_path_factory):
 
 def test_a_long_poll_on_one_proxy_wakes_on_a_commit_through_another(
         two_proxies):
-    apiclient = pytest.importorskip('tests.functional.apiclient')
     cluster, other_url = two_proxies
     stores = apiclient.Stores(cluster)
     client = apiclient.APIClient(cluster, stores)

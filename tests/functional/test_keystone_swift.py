@@ -41,6 +41,7 @@ import secrets
 import pytest
 
 from stacksync_swift import aio
+from tests import servers
 from tests.functional.keystone import REGION
 from tests.functional.keystone import keystone_server  # noqa: F401
 
@@ -53,7 +54,8 @@ OWNER_PASSWORD = secrets.token_urlsafe(12)
 
 @pytest.fixture(scope='module')
 def keystone_cluster(keystone_server, tmp_path_factory):  # noqa: F811
-    pytest.importorskip('keystonemiddleware.auth_token')
+    servers.require_module('keystonemiddleware.auth_token',
+                           'the Keystone-mode proxy')
     password = secrets.token_urlsafe(12)
     keystone_server.create_user(SERVICE_USER, password,
                                 project=SERVICE_PROJECT, role='service')
