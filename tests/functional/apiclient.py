@@ -3,30 +3,37 @@
 Each :class:`APIClient` is a new StackSync user with an OAuth access token
 saved straight into the metadata database (the three-legged dance itself is
 tested in ``test_oauth.py``); requests are signed by requests-oauthlib and
-carry ``X-StackSync-API: v1``.
+carry ``X-StackSync-API: v1``. ``alice``, ``bob`` and ``carol`` are
+fixtures of such clients; a test module takes them by assignment
+(``alice = apiclient.alice``), which, unlike an import, the tests'
+arguments of that name do not redefine for ruff (F811).
 """
 
+import hashlib
 import secrets
 import uuid
 
+import pytest
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1Session
 
 from stacksync_swift.metadata import credentials
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import service
+from stacksync_swift.metadata import web
 
 API = {'X-StackSync-API': 'v1'}
 TIMEOUT = 120
 
 
 class Stores:
-    """The cluster's metadata service and credential store."""
+    """The cluster's metadata service, credential store and web store."""
 
     def __init__(self, cluster):
         self.engine = db.create_engine(cluster.database_url)
         self.metadata = service.MetadataService(self.engine)
         self.credentials = credentials.CredentialStore(self.engine)
+        self.web = web.WebStore(self.engine)
         self.consumer = self.credentials.create_consumer('api-tests')
 
     def close(self):
@@ -92,6 +99,42 @@ class APIClient:
 
     def close(self):
         self.session.close()
+
+
+def person(cluster, stores, name):
+    """A new user named ``name`` and a random suffix."""
+    return APIClient(cluster, stores, '%s-%s' % (name, uuid.uuid4().hex[:6]))
+
+
+@pytest.fixture
+def alice(cluster, stores):
+    made = person(cluster, stores, 'alice')
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def bob(cluster, stores):
+    made = person(cluster, stores, 'bob')
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def carol(cluster, stores):
+    made = person(cluster, stores, 'carol')
+    yield made
+    made.close()
+
+
+def chunk_name(data):
+    return 'chk-' + hashlib.sha256(data).hexdigest()
+
+
+def raw_url(cluster, container, obj=''):
+    """The raw Swift URL of a container (or an object in it)."""
+    return '%s/v1/%s/%s/%s' % (cluster.url, cluster.storage_account,
+                               container, obj)
 
 
 def loopback():

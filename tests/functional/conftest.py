@@ -12,6 +12,7 @@ import pytest
 from swiftclient import client as swiftclient
 
 from stacksync_swift import aio
+from tests.functional.apiclient import Stores
 
 # Tempauth users the tests use besides the installation admin.
 TEST_USERS = {
@@ -49,3 +50,23 @@ def bare_swift(cluster):
     conn = connect(cluster, bare=True)
     yield conn
     conn.close()
+
+
+@pytest.fixture(scope='module')
+def stores(cluster):
+    """The metadata, credential and web stores of the module's cluster.
+
+    Module-scoped, not session-scoped: test_bad_input and test_faults run
+    an all-in-one of their own (a module-scoped ``cluster``), whose
+    database this then opens.
+    """
+    opened = Stores(cluster)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def config_per_device():
+    """Whether each device of :mod:`.clientuser`'s ``alice`` and ``bob``
+    has a config folder of its own; a test module overrides this."""
+    return False

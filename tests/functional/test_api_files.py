@@ -15,14 +15,6 @@ from swiftclient import client as swiftclient
 from stacksync_swift import chunking
 from stacksync_swift.chunking import MiB
 from tests.functional.apiclient import APIClient
-from tests.functional.apiclient import Stores
-
-
-@pytest.fixture(scope='module')
-def stores(cluster):
-    found = Stores(cluster)
-    yield found
-    found.close()
 
 
 @pytest.fixture

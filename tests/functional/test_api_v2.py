@@ -26,7 +26,6 @@ import requests
 from requests_oauthlib import OAuth1
 
 from stacksync_swift import keystone
-from tests.functional.apiclient import Stores
 from tests.functional.keystone import keystone_server  # noqa: F401
 from tests.unit.middleware.api.test_v2 import assert_matches
 
@@ -36,13 +35,6 @@ FILE_FIELDS = {'id', 'parent_id', 'filename', 'is_folder', 'status',
                'chunks'}
 FOLDER_FIELDS = FILE_FIELDS - {'chunks'} | {'is_root'}
 TIMEOUT = 120
-
-
-@pytest.fixture(scope='module')
-def stores(cluster):
-    found = Stores(cluster)
-    yield found
-    found.close()
 
 
 class V2App:

@@ -54,13 +54,6 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def stores(cluster):
-    made = apiclient.Stores(cluster)
-    yield made
-    made.close()
-
-
-@pytest.fixture(scope='module')
 def world(cluster, stores):
     """The user, a folder and a file, another user's file, a snapshot."""
     user = apiclient.APIClient(cluster, stores)

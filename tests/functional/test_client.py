@@ -9,70 +9,14 @@ import hashlib
 import io
 import os
 
-import pytest
-
 from stacksync_swift.client import cli
-from stacksync_swift.client import credentials
-from tests.functional.apiclient import APIClient
-from tests.functional.apiclient import Stores
+from tests.functional import clientuser
+from tests.functional.clientuser import tree
+from tests.functional.clientuser import write
 from tests.functional.conftest import connect
 
-
-@pytest.fixture(scope='module')
-def stores(cluster):
-    opened = Stores(cluster)
-    yield opened
-    opened.close()
-
-
-class User:
-    def __init__(self, cluster, stores, tmp_path, name):
-        self.api = APIClient(cluster, stores, name)
-        self.name = self.api.user['name']
-        self.config = str(tmp_path / ('config-' + name))
-        key, consumer_secret, token, secret = self.api.auth
-        credentials.save_credentials(
-            {'url': cluster.url, 'consumer_key': key,
-             'consumer_secret': consumer_secret, 'token': token,
-             'token_secret': secret, 'user': self.name}, self.config)
-
-    def run(self, *argv, device='laptop'):
-        out, err = io.StringIO(), io.StringIO()
-        status = cli.main(list(argv[:1]) + ['--config', self.config,
-                                            '--device', device]
-                          + list(argv[1:]), out, err)
-        assert status == 0, err.getvalue()
-        return out.getvalue()
-
-    def sync(self, folder, *extra, device=None):
-        return self.run('sync', str(folder), *extra,
-                        device=device or os.path.basename(str(folder)))
-
-
-@pytest.fixture
-def alice(cluster, stores, tmp_path):
-    return User(cluster, stores, tmp_path, 'alice-%s' % tmp_path.name[-8:])
-
-
-@pytest.fixture
-def bob(cluster, stores, tmp_path):
-    return User(cluster, stores, tmp_path, 'bob-%s' % tmp_path.name[-8:])
-
-
-def tree(folder):
-    found = {}
-    for path, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if d != '.stacksync']
-        for name in files:
-            full = os.path.join(path, name)
-            found[os.path.relpath(full, folder)] = open(full, 'rb').read()
-    return found
-
-
-def write(path, data):
-    os.makedirs(os.path.dirname(str(path)), exist_ok=True)
-    with open(str(path), 'wb') as out:
-        out.write(data)
+alice = clientuser.alice      # fixtures
+bob = clientuser.bob
 
 
 def test_create_edit_rename_move_delete(alice, tmp_path):

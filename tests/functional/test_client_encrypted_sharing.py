@@ -6,7 +6,7 @@ and copies its chunks there still sealed with the vault's key; the
 workspace's ``key_container`` says so, and bob, told the vault's
 passphrase out of band, syncs the folder in clear while Swift holds only
 ciphertext. A wrong passphrase is refused in one line before anything is
-sealed. Users and helpers are those of :mod:`.test_client_names`.
+sealed. Users and helpers are those of :mod:`.clientuser`.
 """
 
 import os
@@ -15,38 +15,25 @@ import pytest
 
 from stacksync_swift.client import codec
 from stacksync_swift.client import credentials
-from tests.functional.apiclient import Stores
+from tests.functional import clientuser
+from tests.functional.clientuser import PASSPHRASE
+from tests.functional.clientuser import tree
+from tests.functional.clientuser import write
 from tests.functional.conftest import connect
-from tests.functional.test_client_names import PASSPHRASE
-from tests.functional.test_client_names import User
-from tests.functional.test_client_names import tree
-from tests.functional.test_client_names import write
 
 PLANS = {'draft.txt': b'the secret plan, first draft\n' * 100,
          os.path.join('budget', 'costs.csv'): b'rockets;1000000\n' * 50}
 CLEAR_WORDS = (b'secret plan', b'rockets', b'from bob')
 
-
-@pytest.fixture(scope='module')
-def stores(cluster):
-    opened = Stores(cluster)
-    yield opened
-    opened.close()
+alice = clientuser.alice      # fixtures
+bob = clientuser.bob
+passphrase = clientuser.passphrase
 
 
 @pytest.fixture
-def alice(cluster, stores, tmp_path):
-    return User(cluster, stores, tmp_path, 'alice-%s' % tmp_path.name[-8:])
-
-
-@pytest.fixture
-def bob(cluster, stores, tmp_path):
-    return User(cluster, stores, tmp_path, 'bob-%s' % tmp_path.name[-8:])
-
-
-@pytest.fixture
-def passphrase(monkeypatch):
-    monkeypatch.setenv('STACKSYNC_PASSPHRASE', PASSPHRASE)
+def config_per_device():
+    """A config folder per device, as in :mod:`.test_client_names`."""
+    return True
 
 
 def shared_plans(alice, bob, tmp_path, *flags):
@@ -149,7 +136,7 @@ def test_a_wrong_passphrase_is_refused_and_seals_nothing(
         assert 'is wrong' in err
     verifier = codec.verifier_chunk_name(shared['container'])
     assert verifier not in container_objects(cluster, shared['container'])
-    assert credentials.load_key(shared['id'], bob.config('laptop')) is None
+    assert credentials.load_key(shared['id'], bob.config_of('laptop')) is None
     assert not os.path.exists(theirs / 'plans' / 'draft.txt')
     # The right passphrase then opens it: nothing was sealed wrongly.
     monkeypatch.setenv('STACKSYNC_PASSPHRASE', PASSPHRASE)

@@ -4,35 +4,18 @@ Alice shares ``Team/`` from her sync folder with bob; bob's plain
 ``stacksync sync BOBDIR`` (no ``--workspace``) brings the share into
 ``BOBDIR/Team/`` and sends his changes back, and leaving the share keeps
 his local files (in ``.stacksync/trash``) without an error on later
-passes. Users and helpers are those of :mod:`.test_client`.
+passes. Users and helpers are those of :mod:`.clientuser`.
 """
 
 import glob
 import os
 
-import pytest
+from tests.functional import clientuser
+from tests.functional.clientuser import tree
+from tests.functional.clientuser import write
 
-from tests.functional.apiclient import Stores
-from tests.functional.test_client import User
-from tests.functional.test_client import tree
-from tests.functional.test_client import write
-
-
-@pytest.fixture(scope='module')
-def stores(cluster):
-    opened = Stores(cluster)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def alice(cluster, stores, tmp_path):
-    return User(cluster, stores, tmp_path, 'alice-%s' % tmp_path.name[-8:])
-
-
-@pytest.fixture
-def bob(cluster, stores, tmp_path):
-    return User(cluster, stores, tmp_path, 'bob-%s' % tmp_path.name[-8:])
+alice = clientuser.alice      # fixtures
+bob = clientuser.bob
 
 
 def mount_id(user, name):

@@ -8,77 +8,30 @@ a third config with a wrong passphrase is refused before it sends or
 receives anything. Bob, who is no member, is refused the workspace.
 """
 
-import io
 import os
 import shutil
 
 import pytest
 
-from stacksync_swift.client import cli
 from stacksync_swift.client import credentials
-from tests.functional.apiclient import APIClient
-from tests.functional.apiclient import Stores
+from tests.functional import clientuser
+from tests.functional.clientuser import PASSPHRASE
+from tests.functional.clientuser import tree
+from tests.functional.clientuser import write
 from tests.functional.conftest import connect
-from tests.functional.test_client import tree
-from tests.functional.test_client import write
 
-PASSPHRASE = 'correct horse battery staple'
 CLEAR_NAMES = ('report.odt', 'Ünïcode ü.txt', 'docs', 'nested',
                'deep notes.txt', 'renamed notes.txt', 'slides.odp')
 
-
-@pytest.fixture(scope='module')
-def stores(cluster):
-    opened = Stores(cluster)
-    yield opened
-    opened.close()
-
-
-class User:
-    """A user with a config folder per device, as ``login`` saves it."""
-
-    def __init__(self, cluster, stores, tmp_path, name):
-        self.api = APIClient(cluster, stores, name)
-        self.name = self.api.user['name']
-        self.tmp_path = tmp_path
-        key, consumer_secret, token, secret = self.api.auth
-        self.creds = {'url': cluster.url, 'consumer_key': key,
-                      'consumer_secret': consumer_secret, 'token': token,
-                      'token_secret': secret, 'user': self.name}
-
-    def config(self, device):
-        folder = str(self.tmp_path / ('config-%s-%s' % (self.name, device)))
-        if not os.path.exists(folder):
-            credentials.save_credentials(self.creds, folder)
-        return folder
-
-    def call(self, *argv, device='laptop'):
-        """``(status, out, err)`` of one command on one device."""
-        out, err = io.StringIO(), io.StringIO()
-        status = cli.main(list(argv[:1]) + ['--config', self.config(device),
-                                            '--device', device]
-                          + list(argv[1:]), out, err)
-        return status, out.getvalue(), err.getvalue()
-
-    def run(self, *argv, device='laptop'):
-        status, out, err = self.call(*argv, device=device)
-        assert status == 0, err
-        return out
+alice = clientuser.alice      # fixtures
+bob = clientuser.bob
+passphrase = clientuser.passphrase
 
 
 @pytest.fixture
-def alice(cluster, stores, tmp_path):
-    return User(cluster, stores, tmp_path, 'alice-%s' % tmp_path.name[-8:])
-
-
-@pytest.fixture
-def bob(cluster, stores, tmp_path):
-    return User(cluster, stores, tmp_path, 'bob-%s' % tmp_path.name[-8:])
-
-
-@pytest.fixture
-def passphrase(monkeypatch):
-    monkeypatch.setenv('STACKSYNC_PASSPHRASE', PASSPHRASE)
+def config_per_device():
+    """A config folder per device: the desktop has no saved key."""
+    return True
 
 
 @pytest.fixture
@@ -197,7 +150,7 @@ def test_a_wrong_passphrase_is_refused_and_changes_nothing(
         assert 'is wrong' in err
     assert server_view(alice, cluster, vault) == before
     assert tree(other) == {'intruder.txt': b'must not be uploaded'}
-    assert credentials.load_key(int(vault), alice.config('other')) is None
+    assert credentials.load_key(int(vault), alice.config_of('other')) is None
     # The right passphrase on that device then works as usual.
     monkeypatch.setenv('STACKSYNC_PASSPHRASE', PASSPHRASE)
     shutil.rmtree(other)

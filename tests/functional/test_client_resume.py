@@ -30,7 +30,6 @@ from stacksync_swift.client import api
 from stacksync_swift.client import cli
 from stacksync_swift.client import credentials
 from tests.functional.apiclient import APIClient
-from tests.functional.apiclient import Stores
 from tests.functional.conftest import connect
 
 FILES = 3
@@ -78,13 +77,6 @@ LAUNCHER = textwrap.dedent('''
     api.Connection.put_chunk = put_chunk
     sys.exit(cli.main(sys.argv[3:]))
 ''')
-
-
-@pytest.fixture(scope='module')
-def stores(cluster):
-    opened = Stores(cluster)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ reaches the watcher through the long poll, or at the latest after the
 watch interval).
 """
 
-import io
 import os
 import signal
 import subprocess
@@ -19,65 +18,14 @@ import time
 
 import pytest
 
-from stacksync_swift.client import cli
-from stacksync_swift.client import credentials
-from tests.functional.apiclient import APIClient
-from tests.functional.apiclient import Stores
-from tests.functional.test_client import tree
-from tests.functional.test_client import write
+from tests.functional import clientuser
+from tests.functional.clientuser import tree
+from tests.functional.clientuser import write
 
 DEADLINE = 150      # seconds; see the module docstring
 
-
-@pytest.fixture(scope='module')
-def stores(cluster):
-    opened = Stores(cluster)
-    yield opened
-    opened.close()
-
-
-class User:
-    """A StackSync user with a saved login, as ``stacksync login`` saves it.
-    """
-
-    def __init__(self, cluster, stores, tmp_path, name):
-        self.api = APIClient(cluster, stores, name)
-        self.name = self.api.user['name']
-        self.config = str(tmp_path / ('config-' + name))
-        key, consumer_secret, token, secret = self.api.auth
-        credentials.save_credentials(
-            {'url': cluster.url, 'consumer_key': key,
-             'consumer_secret': consumer_secret, 'token': token,
-             'token_secret': secret, 'user': self.name}, self.config)
-
-    def run(self, *argv, device='laptop'):
-        """A one-shot command in-process; its output."""
-        out, err = io.StringIO(), io.StringIO()
-        status = cli.main(list(argv[:1]) + ['--config', self.config,
-                                            '--device', device]
-                          + list(argv[1:]), out, err)
-        assert status == 0, err.getvalue()
-        return out.getvalue()
-
-    def sync(self, folder, *extra, device):
-        return self.run('sync', str(folder), *extra, device=device)
-
-    def names(self, folder_id=0):
-        """The names of the live items in one of the user's folders."""
-        resp = self.api.get('/v1/folder/%d/contents' % folder_id)
-        assert resp.status_code == 200, resp.text
-        return {child['filename'] for child in resp.json()['contents']
-                if child['status'] != 'DELETED'}
-
-
-@pytest.fixture
-def alice(cluster, stores, tmp_path):
-    return User(cluster, stores, tmp_path, 'alice-%s' % tmp_path.name[-8:])
-
-
-@pytest.fixture
-def bob(cluster, stores, tmp_path):
-    return User(cluster, stores, tmp_path, 'bob-%s' % tmp_path.name[-8:])
+alice = clientuser.alice      # fixtures
+bob = clientuser.bob
 
 
 class Watch:

@@ -166,6 +166,8 @@ def two_proxies(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def stores(two_proxies):
+    # Not conftest's ``stores``, which opens ``cluster``'s database: this
+    # opens the two proxies' own (and the module uses ``cluster`` too).
     engine = db.create_engine(two_proxies.database_url)
     yield service.MetadataService(engine), \
         credentials.CredentialStore(engine)

@@ -30,7 +30,6 @@ import kombu
 import pytest
 
 from tests import servers
-from tests.functional import apiclient
 from tests.functional import faults
 from tests.functional import test_events
 
@@ -49,13 +48,6 @@ def cluster(tmp_path_factory):
             events_url=servers.amqp_url(),
             filter_options={'events_exchange': EXCHANGE}) as running:
         yield running
-
-
-@pytest.fixture(scope='module')
-def stores(cluster):
-    made = apiclient.Stores(cluster)
-    yield made
-    made.close()
 
 
 @pytest.fixture

@@ -14,25 +14,14 @@ import requests
 from requests_oauthlib import OAuth1
 from requests_oauthlib import OAuth1Session
 
-from stacksync_swift.metadata import credentials
-from stacksync_swift.metadata import db
-from stacksync_swift.metadata import service
 from tests.functional.conftest import connect
 
 API = {'X-StackSync-API': 'v1'}
 
 
 @pytest.fixture(scope='module')
-def stores(cluster):
-    engine = db.create_engine(cluster.database_url)
-    yield service.MetadataService(engine), \
-        credentials.CredentialStore(engine)
-    engine.dispose()
-
-
-@pytest.fixture(scope='module')
 def consumer(stores):
-    return stores[1].create_consumer('functional-tests')
+    return stores.credentials.create_consumer('functional-tests')
 
 
 CALLBACK = 'http://127.0.0.1:9/callback'
@@ -41,14 +30,14 @@ CALLBACK = 'http://127.0.0.1:9/callback'
 @pytest.fixture(scope='module')
 def web_consumer(stores):
     """A consumer registered with a callback URL."""
-    return stores[1].create_consumer('functional-tests-web',
-                                     callback=CALLBACK)
+    return stores.credentials.create_consumer('functional-tests-web',
+                                              callback=CALLBACK)
 
 
 @pytest.fixture(scope='module')
 def user(stores):
     name = 'alice-%s' % uuid.uuid4().hex[:8]
-    created = stores[0].create_user(name, password='correct horse')
+    created = stores.metadata.create_user(name, password='correct horse')
     return dict(created, password='correct horse')
 
 
@@ -233,7 +222,7 @@ def test_revoked_access_token_is_refused(cluster, consumer, user, stores):
     session = signed(consumer, tokens)
     assert session.get(cluster.url + '/v1/account',
                        headers=API).status_code == 200
-    stores[1].revoke_access_token(tokens['oauth_token'])
+    stores.credentials.revoke_access_token(tokens['oauth_token'])
     assert_json_401(session.get(cluster.url + '/v1/account', headers=API))
 
 
@@ -302,8 +291,8 @@ def test_another_users_token_is_not_listed(
     admin, container = workspace_container
     admin.post_container(container, {
         'X-Container-Read': 'stacksync:%d' % user['id']})
-    other = stores[0].create_user('bob-%s' % uuid.uuid4().hex[:8],
-                                  password='pw')
+    other = stores.metadata.create_user('bob-%s' % uuid.uuid4().hex[:8],
+                                        password='pw')
     tokens = dance(cluster, consumer, dict(other, password='pw'))
     resp = signed(consumer, tokens).get('%s/v1/%s/%s/chk-1' % (
         cluster.url, cluster.storage_account, container))

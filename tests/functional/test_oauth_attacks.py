@@ -26,8 +26,6 @@ from sqlalchemy import select
 from stacksync_swift import throttle
 from stacksync_swift.metadata import credentials
 from stacksync_swift.metadata import db
-from stacksync_swift.metadata import service
-from stacksync_swift.metadata import web
 from tests.functional.apiclient import SourceAddress
 from tests.functional.apiclient import loopback
 
@@ -43,27 +41,14 @@ def browser(address):
 
 
 @pytest.fixture(scope='module')
-def engine(cluster):
-    engine = db.create_engine(cluster.database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope='module')
-def stores(engine):
-    return (service.MetadataService(engine),
-            credentials.CredentialStore(engine), web.WebStore(engine))
-
-
-@pytest.fixture(scope='module')
 def consumer(stores):
-    return stores[1].create_consumer('attack-tests')
+    return stores.credentials.create_consumer('attack-tests')
 
 
 @pytest.fixture
 def user(stores):
     name = 'victim-%s' % uuid.uuid4().hex[:8]
-    created = stores[0].create_user(name, password='the right one')
+    created = stores.metadata.create_user(name, password='the right one')
     return dict(created, password='the right one')
 
 
@@ -77,7 +62,7 @@ def forget(stores):
     """Forget the counters a test made (by their keys)."""
     keys = []
     yield keys
-    stores[2].forget_failures(keys)
+    stores.web.forget_failures(keys)
 
 
 def request_token(cluster, consumer):
@@ -95,7 +80,7 @@ def authorize(client, cluster, token, name, password):
 
 
 def failures(stores, key):
-    return stores[2].failures([key], WINDOW)
+    return stores.web.failures([key], WINDOW)
 
 
 # -- the request token first --
@@ -197,7 +182,7 @@ def test_web_sign_in_and_authorize_share_the_counters(
         cluster, consumer, stores, user, address, forget):
     """A guess is a guess, wherever it is made."""
     forget.extend(['user:' + user['name'], 'ip:' + address])
-    stores[2].record_failure(['user:' + user['name']], WINDOW)
+    stores.web.record_failure(['user:' + user['name']], WINDOW)
     client = browser(address)
     token = request_token(cluster, consumer)
     authorize(client, cluster, token, user['name'], 'wrong')
@@ -206,13 +191,13 @@ def test_web_sign_in_and_authorize_share_the_counters(
 
 # -- unknown consumers write nothing --
 
-def nonce_rows(engine, key):
-    with db.session(engine) as session:
+def nonce_rows(stores, key):
+    with db.session(stores.engine) as session:
         return session.scalar(select(func.count()).select_from(
             credentials.Nonce).where(credentials.Nonce.consumer_key == key))
 
 
-def test_unknown_consumers_write_no_nonce(cluster, engine, consumer):
+def test_unknown_consumers_write_no_nonce(cluster, stores, consumer):
     made_up = 'nosuchconsumer%s' % uuid.uuid4().hex[:10]
     for _ in range(3):
         session = OAuth1Session(made_up, client_secret='x',
@@ -228,10 +213,10 @@ def test_unknown_consumers_write_no_nonce(cluster, engine, consumer):
         assert session.get(cluster.url + '/v1/account', timeout=TIMEOUT,
                            headers={'X-StackSync-API': 'v1'}
                            ).status_code == 401
-    assert nonce_rows(engine, made_up) == 0
+    assert nonce_rows(stores, made_up) == 0
     # A known consumer's nonces are still recorded (replays stay refused).
     request_token(cluster, consumer)
-    assert nonce_rows(engine, consumer.key) >= 1
+    assert nonce_rows(stores, consumer.key) >= 1
 
 
 # -- bad input: a clear 4xx, nothing counted, no traceback --

@@ -21,33 +21,20 @@ from sqlalchemy import update
 from stacksync_swift import cli
 from stacksync_swift.metadata import credentials
 from stacksync_swift.metadata import db
-from stacksync_swift.metadata import service
 
 TIMEOUT = 60
 APP = 'https://app.example.com/oauth/done'
 
 
 @pytest.fixture(scope='module')
-def engine(cluster):
-    engine = db.create_engine(cluster.database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope='module')
-def stores(engine):
-    return service.MetadataService(engine), credentials.CredentialStore(engine)
-
-
-@pytest.fixture(scope='module')
 def user(stores):
     name = 'carol-%s' % uuid.uuid4().hex[:8]
-    return dict(stores[0].create_user(name, password='pw for carol'),
+    return dict(stores.metadata.create_user(name, password='pw for carol'),
                 password='pw for carol')
 
 
 def consumer(stores, callback, name='callback-tests'):
-    return stores[1].create_consumer(name, callback=callback)
+    return stores.credentials.create_consumer(name, callback=callback)
 
 
 def ask(cluster, app, callback):
@@ -139,9 +126,9 @@ def test_the_oob_page_shows_the_verifier_only(cluster, stores, user):
 # -- consumers registered before callbacks were --
 
 @pytest.fixture
-def legacy(stores, engine):
+def legacy(stores):
     app = consumer(stores, 'oob', name='registered before 0009')
-    with db.session(engine) as session:
+    with db.session(stores.engine) as session:
         session.execute(update(credentials.Consumer).where(
             credentials.Consumer.key == app.key).values(callback=None))
     return app
@@ -209,7 +196,7 @@ def test_consumer_add_registers_the_callback(cluster, command, stores):
     assert re.search(r'%s\s+%s\s+%s' % (key, re.escape(name),
                                         re.escape(APP)),
                      command('consumer-list')[1])
-    app = stores[1].get_consumer(key)
+    app = stores.credentials.get_consumer(key)
     token_of(ask(cluster, app, APP))
     assert_refused(ask(cluster, app, 'oob'))
 
@@ -221,7 +208,7 @@ def test_consumer_add_defaults_to_oob(cluster, command, stores):
     key = re.search(r'key:\s+(\S+)', out).group(1)
     assert re.search(r'%s\s+%s\s+oob' % (key, re.escape(name)),
                      command('consumer-list')[1])
-    assert_refused(ask(cluster, stores[1].get_consumer(key),
+    assert_refused(ask(cluster, stores.credentials.get_consumer(key),
                        'http://127.0.0.1:9/cb'))
 
 

@@ -23,47 +23,20 @@ import http.client
 import json
 import os
 import urllib.parse
-import uuid
 
 import pytest
 
-from tests.functional.apiclient import APIClient
-from tests.functional.apiclient import Stores
+from tests.functional import apiclient
+from tests.functional.apiclient import chunk_name
+from tests.functional.apiclient import raw_url
 from tests.functional.conftest import connect
 
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope='module')
-def stores(cluster):
-    found = Stores(cluster)
-    yield found
-    found.close()
-
-
-def person(cluster, stores, name):
-    return APIClient(cluster, stores, '%s-%s' % (name, uuid.uuid4().hex[:6]))
-
-
-@pytest.fixture
-def alice(cluster, stores):
-    made = person(cluster, stores, 'alice')
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def bob(cluster, stores):
-    made = person(cluster, stores, 'bob')
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def carol(cluster, stores):
-    made = person(cluster, stores, 'carol')
-    yield made
-    made.close()
+alice = apiclient.alice      # fixtures
+bob = apiclient.bob
+carol = apiclient.carol
 
 
 @pytest.fixture
@@ -72,15 +45,6 @@ def behind_our_back(cluster):
     conn = connect(cluster, cluster.admin_user, bare=True)
     yield conn
     conn.close()
-
-
-def chunk_name(data):
-    return 'chk-' + hashlib.sha256(data).hexdigest()
-
-
-def raw_url(cluster, container, obj=''):
-    return '%s/v1/%s/%s/%s' % (cluster.url, cluster.storage_account,
-                               container, obj)
 
 
 def private_container(client):

@@ -10,7 +10,6 @@ operator's reconciler puts back ACLs changed behind its back.
 """
 
 import datetime
-import hashlib
 import re
 import subprocess
 import sys
@@ -20,40 +19,13 @@ import pytest
 from swiftclient import client as swiftclient
 
 from stacksync_swift.metadata import names
-from tests.functional.apiclient import APIClient
-from tests.functional.apiclient import Stores
+from tests.functional import apiclient
+from tests.functional.apiclient import chunk_name
+from tests.functional.apiclient import raw_url
 
-
-@pytest.fixture(scope='module')
-def stores(cluster):
-    found = Stores(cluster)
-    yield found
-    found.close()
-
-
-def person(cluster, stores, name):
-    return APIClient(cluster, stores, '%s-%s' % (name, uuid.uuid4().hex[:6]))
-
-
-@pytest.fixture
-def alice(cluster, stores):
-    made = person(cluster, stores, 'alice')
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def bob(cluster, stores):
-    made = person(cluster, stores, 'bob')
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def carol(cluster, stores):
-    made = person(cluster, stores, 'carol')
-    yield made
-    made.close()
+alice = apiclient.alice      # fixtures
+bob = apiclient.bob
+carol = apiclient.carol
 
 
 def name_of(client):
@@ -81,15 +53,6 @@ def join(owner, folder_id, role, member):
     resp = member.post('/v1/proposal/%d/accept' % sent['id'])
     assert resp.status_code == 200, resp.text
     return resp.json()
-
-
-def raw_url(cluster, container, obj=''):
-    return '%s/v1/%s/%s/%s' % (cluster.url, cluster.storage_account,
-                               container, obj)
-
-
-def chunk_name(data):
-    return 'chk-' + hashlib.sha256(data).hexdigest()
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ uploads that folder as an artifact; ``doc/screenshots/`` in the
 repository holds copies the README shows), or to the test's temporary
 folder when the variable is unset.
 
-Needs Debian's ``chromium`` and ``chromium-driver`` (or ``CHROME_BIN`` and
-``CHROMEDRIVER``); skipped without them.
+Needs selenium, and Debian's ``chromium`` and ``chromium-driver`` (or
+``CHROME_BIN`` and ``CHROMEDRIVER``): without them the tests skip, or fail
+when ``CI`` is ``true`` (``tests.servers.unavailable``).
 """
 
 import os
@@ -24,9 +25,10 @@ import uuid
 import pytest
 import requests
 
-from tests.functional import apiclient
+from tests import servers
 
-webdriver = pytest.importorskip('selenium.webdriver')
+webdriver = servers.require_module(
+    'selenium.webdriver', 'the browser tests (headless Chromium)')
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -39,16 +41,15 @@ DRIVER = os.environ.get('CHROMEDRIVER', '/usr/bin/chromedriver')
 XSS_NAME = '<script>alert(1)<\\script>.txt'
 WAIT = 30
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which(CHROME) and shutil.which(DRIVER)),
-    reason='needs chromium and chromedriver')
 
-
-@pytest.fixture(scope='module')
-def stores(cluster):
-    found = apiclient.Stores(cluster)
-    yield found
-    found.close()
+@pytest.fixture(scope='session')
+def chromium():
+    """Chromium and its driver, or :func:`servers.unavailable`."""
+    missing = [path for path in (CHROME, DRIVER) if not shutil.which(path)]
+    if missing:
+        servers.unavailable('the browser tests need chromium and '
+                            'chromedriver: %s not found' % ', '.join(missing))
+    return CHROME, DRIVER
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def shots(tmp_path):
 
 
 @pytest.fixture
-def browsers(tmp_path):
+def browsers(tmp_path, chromium):
     opened = []
 
     def open_browser():

@@ -29,28 +29,17 @@ from stacksync_swift.metadata import db
 from stacksync_swift.metadata import errors
 from stacksync_swift.metadata import web as web_store
 from tests.functional.apiclient import APIClient
-from tests.functional.apiclient import Stores
 
-try:
-    # The browser fixtures of test_web (headless Chromium via selenium).
-    from selenium.webdriver.common.by import By
-
-    from tests.functional.test_web import Person
-    from tests.functional.test_web import browsers  # noqa: F401
-    from tests.functional.test_web import pytestmark as browser_test
-    from tests.functional.test_web import shots  # noqa: F401
-except (ImportError, pytest.skip.Exception):
-    browser_test = pytest.mark.skip(reason='needs selenium')
+# The browser fixtures of test_web (headless Chromium via selenium); that
+# module checks for selenium, chromium and chromedriver.
+from tests.functional.test_web import By
+from tests.functional.test_web import Person
+from tests.functional.test_web import browsers  # noqa: F401
+from tests.functional.test_web import chromium  # noqa: F401
+from tests.functional.test_web import shots  # noqa: F401
 
 TIMEOUT = 60
 VIEWER_REFUSAL = 'only its owner and editors can make public links'
-
-
-@pytest.fixture(scope='module')
-def stores(cluster):
-    found = Stores(cluster)
-    yield found
-    found.close()
 
 
 class WebUser:
@@ -325,9 +314,8 @@ def test_a_public_link_url_is_https_behind_a_tls_terminator(
         person.close()
 
 
-@browser_test
 def test_in_the_browser_viewer_has_no_button_owner_revokes_editors_link(
-        cluster, stores, people, shared, browsers, shots):
+        cluster, stores, people, shared, browsers, shots):  # noqa: F811
     """The same rules in a real browser: carol is offered no button; bob
     makes a link; alice sees it on her account page and revokes it from
     the file's page."""
