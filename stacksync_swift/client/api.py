@@ -191,7 +191,7 @@ class Connection:
     """
 
     def __init__(self, url, oauth, device=None, timeout=TIMEOUT,
-                 retries=RETRIES, concurrency=CONCURRENCY):
+                 retries=RETRIES, concurrency=CONCURRENCY, sleep=time.sleep):
         self.url = url.rstrip('/')
         key, consumer_secret, token, secret = oauth
         self.auth = OAuth1(key, client_secret=consumer_secret,
@@ -203,6 +203,8 @@ class Connection:
         self.concurrency = concurrency
         self.session = new_session(concurrency, retries)
         self.stats = Stats()
+        # Waits between retries; the simulation passes its virtual clock's.
+        self.sleep = sleep
         self._workspaces = {}
 
     @classmethod
@@ -236,7 +238,7 @@ class Connection:
                     attempt == attempts - 1:
                 break
             resp.close()
-            time.sleep(BACKOFF * 2 ** attempt)
+            self.sleep(BACKOFF * 2 ** attempt)
         if resp.status_code >= 400:
             raise error_for(resp)
         return resp

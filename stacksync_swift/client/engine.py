@@ -225,6 +225,7 @@ class SyncEngine:
         self._check_root()
         self._fetch(summary)
         self._settle_sent_deletes()
+        self._settle_sent_changes()
         excluded = list(self.options.exclude()) if self.options.exclude \
             else []
         self.scanned = _outside(self.fs.scan(), excluded)
@@ -303,6 +304,36 @@ class SyncEngine:
                 if any(is_under(path, top) for top in sent) and
                 (path not in remote or remote[path].id != entry.item_id)]
         self.state.settle_deletes(self.ws, forget=gone)
+
+    def _settle_sent_changes(self):
+        """Commits sent last time whose answer never came (a new item, an
+        edit, a move): where the server holds just what was sent, the
+        change was ours, so the merge base takes it. A local delete or
+        edit made since then is a change of what was sent; otherwise the
+        server's version would count as someone else's change, beat a
+        local delete and bring the file back."""
+        sent = self.state.sent_changes(self.ws)
+        if not sent:
+            return
+        remote = remote_paths(self.state.remote_items(self.ws))
+        base = self.state.base(self.ws)
+        puts, deletes = [], []
+        for path, dest, item_id, is_folder, content_hash in sent:
+            target = dest or path
+            there, entry = remote.get(target), base.get(path)
+            if there is None or there.is_folder != is_folder or \
+                    item_id is not None and there.id != item_id or \
+                    not is_folder and there.content_hash != content_hash \
+                    or entry is not None and entry.item_id != there.id or \
+                    target in base and base[target].item_id != there.id:
+                continue    # not applied, or changed since by another
+            if dest:
+                for below, kept in base.items():
+                    if is_under(below, path):
+                        deletes.append(below)
+                        puts.append((rebase(below, path, dest), kept))
+            puts.append((target, BaseEntry.of(there)))
+        self.state.settle_changes(self.ws, puts=puts, deletes=deletes)
 
     def _changes(self, cursor):
         """The delta since ``cursor``, or None if the server is behind it.
@@ -588,14 +619,20 @@ class _Round:
             return
         deletes = [op.path for op, _request in batch
                    if op.kind == planner.REMOTE_DELETE]
+        changes = [_sent_change(op, request) for op, request in batch
+                   if op.kind != planner.REMOTE_DELETE]
         if deletes:
             self.state.note_sent_deletes(self.ws, deletes)
+        if changes:
+            self.state.note_sent_changes(self.ws, changes)
         answer = self.remote.commit(self.ws, [request
                                               for _op, request in batch])
-        for (op, _request), result in zip(batch, answer['results']):
-            self._committed(op, result)
+        for (op, request), result in zip(batch, answer['results']):
+            self._committed(op, _as_asked(request, result))
         if deletes:
             self.state.settle_deletes(self.ws)
+        if changes:
+            self.state.settle_changes(self.ws)
 
     def _committed(self, op, result):
         outcome = result.get('result')
@@ -621,6 +658,39 @@ class _Round:
             self._put_base(op.path, BaseEntry.of(item), items=[item])
             self.ids[op.path] = item.id
         self._note(op, 'done')
+
+
+def _as_asked(request, result):
+    """The result, as committed when a conflict's item already is what
+    the request asked for: the request was applied before and its answer
+    lost, then sent again (the HTTP remote retries a 504), or another
+    device made the same change. Its base version is older, so the server
+    says conflict; taking the item keeps this client from treating its
+    own change as someone else's."""
+    item = result.get('item')
+    if result.get('result') != 'conflict' or not isinstance(item, dict) \
+            or item.get('status') == 'DELETED' or \
+            request.get('status') == 'DELETED':
+        return result
+    if request.get('id') is not None and item.get('id') != request['id']:
+        return result
+    for key in ('filename', 'is_folder', 'content_hash'):
+        if key in request and item.get(key) != request[key]:
+            return result
+    if 'parent_id' in request and \
+            (item.get('parent_id') or None) != (request['parent_id'] or None):
+        return result
+    return dict(result, result='committed')
+
+
+def _sent_change(op, request):
+    """What :meth:`State.note_sent_changes` keeps of a commit request."""
+    if op.kind == planner.REMOTE_MOVE:
+        return (op.path, op.dest, op.base.item_id, op.base.is_folder,
+                op.base.content_hash)
+    folder = bool(request.get('is_folder'))
+    return (op.path, None, request.get('id'), folder,
+            None if folder else request.get('content_hash'))
 
 
 class _ChunkSender:

@@ -61,7 +61,12 @@ The person deletes a mount folder here
     A live mount cannot be deleted (the server refuses, 400): the folder
     is made again and the share downloaded afresh, with a notice that
     leaving or unsharing is the way to stop syncing it. Nothing is
-    deleted on the server, and the next pass finds nothing to do.
+    deleted on the server, and the next pass finds nothing to do. The
+    same holds for a folder above a mount (an owner's shared folder may
+    be deep in the tree): it is made again around the mount folder, and a
+    file put in its place is renamed ``NAME (local copy)``. A mount
+    folder moved or deleted while a pass syncs it ends that share's pass
+    unconverged; the next pass settles it.
 
 A mount item renamed or moved on the server
     The private engine moves the local folder like any other, and the
@@ -91,6 +96,7 @@ from stacksync_swift.client.engine import SyncStopped
 from stacksync_swift.client.interfaces import RemoteError
 from stacksync_swift.client.tree import BaseEntry
 from stacksync_swift.client.tree import PathIndex
+from stacksync_swift.client.tree import ancestors
 from stacksync_swift.client.tree import basename
 from stacksync_swift.client.tree import is_under
 from stacksync_swift.client.tree import join
@@ -231,6 +237,11 @@ class MountedSync:
         try:
             summary = engine.sync_once()
         except SyncStopped as error:
+            if not self._is_folder(mount.path):
+                # Moved or deleted here during the pass: the next pass
+                # settles it (see the module docstring), nothing stops.
+                combined.converged = False
+                return
             stopped.append(SyncStopped('shared folder %s: %s'
                                        % (mount.path, error)))
             return
@@ -392,6 +403,7 @@ class MountedSync:
             self._set_aside(mount.path)
         moved_to = self._moved_to(mount, base)
         if moved_to is None:
+            self._make_folders_above(mount.path)
             self.fs.mkdir(mount.path)
             self._forget(mount.workspace_id)
             self._event(RESTORED, mount.path, (
@@ -405,6 +417,7 @@ class MountedSync:
             self._event(MOVED, mount.path, 'shared folder %s moved to %s'
                         % (mount.path, moved_to), dest=moved_to)
             return moved
+        self._make_folders_above(mount.path)
         self.fs.move(moved_to, mount.path)
         self._event(MOVED_BACK, moved_to, (
             '%s is a shared folder and the server cannot move it to %s '
@@ -412,6 +425,18 @@ class MountedSync:
             'never into another shared folder): it was moved back')
             % (mount.path, moved_to), dest=mount.path)
         return mount
+
+    def _make_folders_above(self, path):
+        """Make the folders a mount folder goes back into: an owner's
+        shared folder may sit deep in the tree, and a folder above it
+        cannot be deleted on the server while it holds a live mount (a
+        file in one's place is set aside first)."""
+        for above in reversed(ancestors(path)):
+            if self._is_folder(above):
+                continue
+            if self.fs.exists(above):
+                self._set_aside(above)
+            self.fs.mkdir(above)
 
     def _moved_to(self, mount, base):
         """The one new local folder holding the mount's synced files."""

@@ -266,8 +266,26 @@ class _Planner:
     def _local_moved(self, path, dest):
         entry = self.base[path]
         item = self.remote.get(path)
-        if item is None or item.id != entry.item_id or dest in self.remote:
-            return      # gone or taken there: rule 2 keeps both safe
+        if item is None or item.id != entry.item_id:
+            return      # gone or replaced there: rule 2 keeps both safe
+        if dest in self.remote:
+            # Taken on the server by something else: the moved entry
+            # steps aside as a conflicted copy, and next round its move is
+            # sent to that name, so the item keeps its id and history
+            # (rule 2 would delete it and upload a new file).
+            if dest not in self.base and \
+                    self._local_differs(BaseEntry.of(self.remote[dest]),
+                                        self.local[dest]):
+                self._conflict_copy(dest)
+                self._reserve(path, dest)
+            elif entry.is_folder and dest not in self.base:
+                # A folder of that name was made there too: the two merge
+                # (recorded as synced) this round, and what moved into it
+                # goes up as moves the next (keeping ids), not as deletes
+                # and uploads.
+                self._add(RECORD_BASE, dest, item=self.remote[dest])
+                self._reserve(path, dest)
+            return
         above = parent(dest)
         if above and not (above in self.remote and
                           self.remote[above].is_folder):

@@ -11,6 +11,8 @@ any point leaves either the old or the new state, never a mix:
                 both sides held when it was last in sync
 ``sent_deletes`` the paths of server deletes sent whose answer has not
                 come yet (see :meth:`State.note_sent_deletes`)
+``sent_changes`` the same for the other commits (new items, edits,
+                moves): what was sent (see :meth:`State.note_sent_changes`)
 
 There is no journal of uploads in flight: after a crash the engine cuts
 the files again and asks the server which chunks it lacks
@@ -40,13 +42,16 @@ CREATE TABLE IF NOT EXISTS base (
     PRIMARY KEY (ws, path));
 CREATE TABLE IF NOT EXISTS sent_deletes (
     ws INTEGER, path TEXT, PRIMARY KEY (ws, path));
+CREATE TABLE IF NOT EXISTS sent_changes (
+    ws INTEGER, path TEXT, dest TEXT, item_id INTEGER, is_folder INTEGER,
+    content_hash TEXT, PRIMARY KEY (ws, path));
 DROP TABLE IF EXISTS uploads;
 """
 
 
 _RESETS = tuple('DELETE FROM %s WHERE ws = ?' % table  # noqa: S608
                 for table in ('workspaces', 'remote', 'base',
-                              'sent_deletes'))
+                              'sent_deletes', 'sent_changes'))
 
 
 class State:
@@ -112,6 +117,37 @@ class State:
                 'INSERT OR IGNORE INTO sent_deletes VALUES (?, ?)',
                 [(ws, path) for path in paths])
 
+    def sent_changes(self, ws):
+        rows = self.db.execute(
+            'SELECT path, dest, item_id, is_folder, content_hash FROM '
+            'sent_changes WHERE ws = ? ORDER BY path', (ws,))
+        return [(path, dest, item_id, bool(is_folder), content_hash)
+                for path, dest, item_id, is_folder, content_hash in rows]
+
+    def note_sent_changes(self, ws, changes):
+        """Remember commits about to be sent, until :meth:`settle_changes`:
+        ``(path, dest, item id, is_folder, content_hash)`` each (``dest``
+        for a move, ``item id`` None for a new item).
+
+        If the answer is lost, the next round sees the change on the
+        server and must know it was this client's own: a local delete or
+        edit made since then applies to what was sent, where a change
+        "made by someone else" would beat it and bring the file back.
+        """
+        with self._transaction():
+            self.db.executemany(
+                'INSERT OR REPLACE INTO sent_changes VALUES '
+                '(?, ?, ?, ?, ?, ?)',
+                [(ws, path, dest, item_id, int(is_folder), content_hash)
+                 for path, dest, item_id, is_folder, content_hash
+                 in changes])
+
+    def settle_changes(self, ws, puts=(), deletes=()):
+        """Forget the sent changes; apply their base changes, at once."""
+        with self._transaction():
+            self.db.execute('DELETE FROM sent_changes WHERE ws = ?', (ws,))
+            self._update_base(ws, puts, deletes)
+
     def settle_deletes(self, ws, forget=()):
         """Forget the sent deletes, and the base entries in ``forget``."""
         with self._transaction():
@@ -143,16 +179,19 @@ class State:
         """Delete base paths, then put ``(path, BaseEntry)`` pairs, and
         store item metadata, all at once."""
         with self._transaction():
-            for path in deletes:
-                self.db.execute('DELETE FROM base WHERE ws = ? AND path = ?',
-                                (ws, path))
-            for path, entry in puts:
-                self.db.execute(
-                    'INSERT OR REPLACE INTO base VALUES (?, ?, ?, ?, ?, ?, ?)',
-                    (ws, path, entry.item_id, entry.version,
-                     int(entry.is_folder), entry.content_hash, entry.size))
+            self._update_base(ws, puts, deletes)
             for item in items:
                 self._put_item(ws, item)
+
+    def _update_base(self, ws, puts, deletes):
+        for path in deletes:
+            self.db.execute('DELETE FROM base WHERE ws = ? AND path = ?',
+                            (ws, path))
+        for path, entry in puts:
+            self.db.execute(
+                'INSERT OR REPLACE INTO base VALUES (?, ?, ?, ?, ?, ?, ?)',
+                (ws, path, entry.item_id, entry.version,
+                 int(entry.is_folder), entry.content_hash, entry.size))
 
     def reset(self, ws):
         """Forget the mirror, the cursor and the merge base of ``ws``."""

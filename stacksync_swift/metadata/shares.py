@@ -198,6 +198,7 @@ def accept(session, user_id, proposal_id, container=None, copied=()):
     shared = _mounted_workspace(session, folder.id, lock=True)
     unused = container
     if shared is None:
+        _check_still_shareable(session, folder, owner_ws)
         shared = _make_shared(session, owner, owner_ws, folder, container,
                               set(copied))
         unused = None
@@ -552,6 +553,18 @@ def _shareable_folder(session, user_id, folder_id):
         raise errors.Conflict('folder %d holds a shared folder; shared '
                               'folders do not nest' % folder.id)
     return folder, None
+
+
+def _check_still_shareable(session, folder, workspace):
+    """What :func:`_shareable_folder` checked when the folder was offered
+    may have changed since: another offer accepted meanwhile made a folder
+    above it, or below it, a shared folder. Shares do not nest."""
+    if _is_folder_share(session, workspace):
+        raise errors.Conflict('folder %d is inside a shared folder now; '
+                              'share that one instead' % folder.id)
+    if mounts_of(session, _subtree(session, workspace.id, folder.id)):
+        raise errors.Conflict('folder %d holds a shared folder now; '
+                              'shared folders do not nest' % folder.id)
 
 
 def _is_folder_share(session, workspace):

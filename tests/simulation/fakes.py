@@ -15,6 +15,7 @@ import sqlite3
 from sqlalchemy.util import LRUCache
 
 from stacksync_swift.chunking import chunk_name
+from stacksync_swift.client import api
 from stacksync_swift.client.interfaces import LocalChanged
 from stacksync_swift.client.interfaces import LocalEntry
 from stacksync_swift.client.interfaces import RemoteError
@@ -159,10 +160,11 @@ class MemoryFS:
             self.mtimes[new] = self.mtimes.pop(path)
 
     def delete(self, path):
+        """To the trash: ``(path, data, the path deleted)`` entries."""
         if path not in self.nodes:
             raise LocalChanged('%s is gone' % path)
         for gone in sorted(self.subtree(path)):
-            self.trash.append((gone, self.nodes.pop(gone)))
+            self.trash.append((gone, self.nodes.pop(gone), path))
             self.mtimes.pop(gone)
 
     def exists(self, path):
@@ -194,7 +196,12 @@ class Server:
             'sqlite://', creator=lambda: connection,
             execution_options={'compiled_cache': _STATEMENTS}))
         self.chunks = {}
+        # The HTTP simulation's Swift: container name -> {chunk: body}.
+        self.containers = {}
         self.violations = []
+
+    def container(self, name):
+        return self.containers.setdefault(name, {})
 
     def snapshot(self):
         copy = sqlite3.connect(':memory:', check_same_thread=False)
@@ -232,6 +239,8 @@ class Network:
         self.lose_rate = 0.04
         self.crash_rate = 0.01
         self.meddle_rate = 0.15
+        # The HTTP simulation's 503 before and 504 after the server acts.
+        self.busy_rate = 0.02
         self.meddle = None        # callback(client_name)
         self.calls = 0
 
@@ -257,6 +266,36 @@ class Network:
             if rng.random() < self.crash_rate:
                 raise SimulatedCrash('after a call')
         return result
+
+
+    def exchange(self, client, fn):
+        """One HTTP request, ``fn() -> (status, body)``, with faults: as
+        :meth:`call`, plus 503 answers before the server acts and 504
+        answers after it did."""
+        self.calls += 1
+        rng = self.rng
+        if self.faults:
+            if rng.random() < self.crash_rate:
+                raise SimulatedCrash('before a request')
+            if rng.random() < self.fail_rate:
+                raise api.Offline('request dropped')
+            if rng.random() < self.busy_rate:
+                return 503, BUSY
+            if self.meddle is not None and rng.random() < self.meddle_rate:
+                self.meddle(client)
+        answer = fn()
+        if self.faults:
+            if rng.random() < self.lose_rate:
+                raise api.Offline('the answer was lost')
+            if rng.random() < self.busy_rate:
+                return 504, BUSY
+            if rng.random() < self.crash_rate:
+                raise SimulatedCrash('after a request')
+        return answer
+
+
+BUSY = json.dumps({'error': 'unavailable',
+                   'description': 'try again'}).encode('utf-8')
 
 
 class SimRemote:

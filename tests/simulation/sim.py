@@ -70,15 +70,18 @@ class Simulation:
     def __init__(self, seed, clients=3, steps=40, faults=True):
         self.seed = seed
         self.rng = random.Random(seed)
-        self.clock = FakeClock()
-        self.server = Server()
+        self.steps = steps
+        self._setup_common(faults)
         self.user = self.server.service.create_user('alice')['id']
         self.workspace = self.server.service.get_workspaces(
             self.user)[0]['id']
+        self.clients = [Client(self, 'dev%d' % n) for n in range(clients)]
+
+    def _setup_common(self, faults):
+        self.clock = FakeClock()
+        self.server = Server()
         self.network = Network(self.rng, faults)
         self.network.meddle = self._meddle
-        self.steps = steps
-        self.clients = [Client(self, 'dev%d' % n) for n in range(clients)]
         self.active = set()
         self.counter = 0
         self.written = set()
@@ -172,6 +175,24 @@ class Simulation:
     def fs_action_target(self, client):
         return client.fs
 
+    # Hooks called before an action changes ``fs``: a subclass that checks
+    # what actions promise (cloud.py) records it there.
+
+    def on_create(self, fs, path):
+        pass
+
+    def on_edit(self, fs, path):
+        pass
+
+    def on_delete(self, fs, path):
+        pass
+
+    def on_move(self, fs, src, dst):
+        pass
+
+    def on_swap(self, fs, path):
+        pass
+
     def _files(self, fs):
         return sorted(p for p, d in fs.nodes.items() if d is not FOLDER)
 
@@ -199,12 +220,14 @@ class Simulation:
     def create(self, fs):
         path = self._new_path(fs)
         if path:
+            self.on_create(fs, path)
             fs.nodes[path] = self._content()
             fs._touch(path)
 
     def mkdir(self, fs):
         path = self._new_path(fs)
         if path:
+            self.on_create(fs, path)
             fs.nodes[path] = FOLDER
             fs._touch(path)
 
@@ -212,6 +235,7 @@ class Simulation:
         files = self._files(fs)
         if files:
             path = self.rng.choice(files)
+            self.on_edit(fs, path)
             self._discard(fs, path)
             fs.nodes[path] = self._content()
             fs._touch(path)
@@ -220,6 +244,7 @@ class Simulation:
         paths = sorted(fs.nodes)
         if paths:
             path = self.rng.choice(paths)
+            self.on_delete(fs, path)
             self._discard(fs, path)
             for gone in fs.subtree(path):
                 del fs.nodes[gone]
@@ -252,6 +277,7 @@ class Simulation:
     def _move(self, fs, src, dst):
         if dst in fs.nodes or dst == src or dst.startswith(src + '/'):
             return
+        self.on_move(fs, src, dst)
         for path in sorted(fs.subtree(src)):
             new = dst + path[len(src):]
             fs.nodes[new] = fs.nodes.pop(path)
@@ -261,6 +287,7 @@ class Simulation:
         paths = sorted(fs.nodes)
         if paths:
             path = self.rng.choice(paths)
+            self.on_swap(fs, path)
             self._discard(fs, path)
             was_folder = fs.nodes[path] is FOLDER
             for gone in fs.subtree(path):
@@ -275,21 +302,3 @@ def _diff(mine, theirs):
     return [(k, mine.get(k, '-'), theirs.get(k, '-')) for k in keys
             if mine.get(k, '-') != theirs.get(k, '-')][:5]
 
-
-def run(seed, **options):
-    """Run one seed; raises :class:`Failure` (or any bug) on failure."""
-    simulation = Simulation(seed, **options)
-    try:
-        simulation.run()
-    except Failure as failure:
-        failure.simulation = simulation
-        raise
-    except Exception as error:
-        failure = Failure('%s: %s' % (type(error).__name__, error))
-        failure.simulation = simulation
-        raise failure from error
-    return simulation
-
-
-def replay_command(seed):
-    return 'python -m tests.simulation.replay --seed %d' % seed

@@ -1,20 +1,27 @@
 """Run simulation seeds for a while: ``python -m tests.simulation.soak
 --seconds N [--start S] [--workers W]``.
 
-Prints progress every ``--progress`` seconds, seeds per second at the end
-(also when stopped with Ctrl-C or SIGTERM: the finished seeds count) and,
-for each failing seed, the one-line command that replays it. Exit status 1
-if any seed failed.
+Each seed runs in its own profile (``cloud.profile_of``: one user, two
+users sharing, encrypted, both). Prints progress every ``--progress``
+seconds, seeds per second at the end (also when stopped with Ctrl-C or
+SIGTERM: the finished seeds count) and, for each failing seed, the
+one-line command that replays it. Exit status 1 if any seed failed.
+
+The report names the code it ran (``code_fingerprint``: a hash of the
+client, the metadata service and the simulation), so soaks of disjoint
+seed ranges on the same code add up.
 """
 
 import argparse
 import concurrent.futures
+import hashlib
 import os
+import pathlib
 import signal
 import sys
 import time
 
-from tests.simulation import sim
+from tests.simulation import cloud
 
 BLOCK = 50
 
@@ -23,8 +30,8 @@ def run_block(start):
     failures = []
     for seed in range(start, start + BLOCK):
         try:
-            sim.run(seed)
-        except sim.Failure as failure:
+            cloud.run(seed)
+        except cloud.Failure as failure:
             failures.append((seed, str(failure)[:200]))
     return start, failures
 
@@ -94,15 +101,33 @@ class _Soak:
         self.highest = max(self.highest, first + BLOCK - 1)
         for seed, message in failures:
             self.failed.append(seed)
-            print('FAIL seed %d: %s\n  replay: %s'
-                  % (seed, message, sim.replay_command(seed)), flush=True)
+            print('FAIL seed %d (%s): %s\n  replay: %s'
+                  % (seed, cloud.profile_of(seed), message,
+                     cloud.replay_command(seed)), flush=True)
 
     def report(self):
         elapsed = time.monotonic() - self.began
         return ('%d seeds (blocks of %d from %d, highest %d) in %.0f s: '
-                '%.1f seeds/s, %d failed' % (
+                '%.1f seeds/s, %d failed; code %s' % (
                     self.done, BLOCK, self.start, self.highest, elapsed,
-                    self.done / elapsed, len(self.failed)))
+                    self.done / elapsed, len(self.failed),
+                    code_fingerprint()))
+
+
+def code_fingerprint():
+    """SHA-256 (12 hex digits) of the sources a seed's outcome depends on:
+    the client, the metadata service, the pure modules and the
+    simulation itself."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for folder in ('stacksync_swift/client', 'stacksync_swift/metadata',
+                   'tests/simulation'):
+        for path in sorted((root / folder).rglob('*.py')):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    for name in ('chunking.py', 'middleware/api/items.py'):
+        digest.update((root / 'stacksync_swift' / name).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 if __name__ == '__main__':

@@ -269,3 +269,88 @@ def test_a_file_put_back_while_its_delete_is_in_flight_is_kept(world):
     settle(world)
     assert a.fs.nodes['x'] == b'same bytes'
     assert server(world)['x'] == sha256(b'same bytes')
+
+
+def test_a_file_deleted_after_its_move_lost_its_answer_stays_deleted(world):
+    """Found by the cloud simulation (seed 427): a move is sent and the
+    answer lost; before the next pass the user deletes the moved file.
+    The engine remembers the moves it sent, so next round the server's
+    item at the new name is its own move, and the delete goes up; before,
+    the server's "move" beat the local delete and the file came back."""
+    a, b = world.clients
+    a.fs.nodes['old'] = b'moved then deleted'
+    a.fs._touch('old')
+    settle(world)
+    a.fs.nodes['new'] = a.fs.nodes.pop('old')
+    a.fs.mtimes['new'] = a.fs.mtimes.pop('old')
+    sent = a.remote.commit
+
+    def commit_then_lose_the_answer(workspace_id, items):
+        sent(workspace_id, items)
+        a.remote.commit = sent
+        raise NetworkDown('response lost')
+
+    a.remote.commit = commit_then_lose_the_answer
+    assert a.engine.sync_once().error
+    assert server(world) == {'new': sha256(b'moved then deleted')}
+    del a.fs.nodes['new']
+    del a.fs.mtimes['new']
+    settle(world)
+    assert server(world) == {}
+    assert a.fs.tree() == b.fs.tree() == {}
+
+
+def ids(world):
+    """``{path: item id}`` of the server's live items."""
+    from stacksync_swift.client.tree import RemoteItem
+    from stacksync_swift.client.tree import remote_paths
+    delta = world.server.service.get_changes(world.user, world.workspace, 0)
+    items = {meta['id']: RemoteItem.from_meta(meta)
+             for meta in delta['entries']}
+    return {path: item.id for path, item in remote_paths(items).items()}
+
+
+def test_a_file_moved_onto_a_name_taken_meanwhile_keeps_its_id(world):
+    """Found by the cloud simulation (seed 16): a file renamed here to a
+    name the server gave a folder meanwhile becomes a conflicted copy of
+    that name, as the same item (moved), not a deleted item and a new one
+    (which lost its history)."""
+    a, b = world.clients
+    a.fs.nodes['f'] = b'keep my history'
+    a.fs._touch('f')
+    settle(world)
+    before = ids(world)['f']
+    b.fs.nodes['g'] = FOLDER
+    b.fs._touch('g')
+    sync(world, b)
+    a.fs.nodes['g'] = a.fs.nodes.pop('f')
+    a.fs.mtimes['g'] = a.fs.mtimes.pop('f')
+    settle(world)
+    after = ids(world)
+    assert server(world)['g'] is None
+    copy, = conflicted(server(world), 'g')
+    assert server(world)[copy] == sha256(b'keep my history')
+    assert after[copy] == before
+
+
+def test_a_folder_moved_onto_a_folder_made_meanwhile_merges_by_moves(world):
+    """Found by the cloud simulation (seed 418): a folder renamed here to
+    the name of a folder made on the server meanwhile merges into it, and
+    its files go there as moves of the same items."""
+    a, b = world.clients
+    a.fs.nodes['p'] = FOLDER
+    a.fs._touch('p')
+    a.fs.nodes['p/c'] = b'inside'
+    a.fs._touch('p/c')
+    settle(world)
+    before = ids(world)['p/c']
+    b.fs.nodes['q'] = FOLDER
+    b.fs._touch('q')
+    sync(world, b)
+    for path in ('p', 'p/c'):
+        new = 'q' + path[1:]
+        a.fs.nodes[new] = a.fs.nodes.pop(path)
+        a.fs.mtimes[new] = a.fs.mtimes.pop(path)
+    settle(world)
+    assert server(world) == {'q': None, 'q/c': sha256(b'inside')}
+    assert ids(world)['q/c'] == before

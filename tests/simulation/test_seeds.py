@@ -1,9 +1,12 @@
-"""CI's fixed set of simulation seeds (see ``sim.py`` for what is checked).
+"""CI's fixed set of simulation seeds (see ``cloud.py`` and ``sim.py`` for
+what is checked).
 
-Seeds run in blocks across the machine's cores. A failing seed is run a
-second time to prove the run is reproducible, and the failure names the
-one-line command that replays it. Seeds that once found a bug are kept
-in ``REGRESSIONS``.
+Seeds run in blocks across the machine's cores, each in its own profile
+(``cloud.profile_of``: one user, two users sharing, an encrypted
+workspace, both). A failing seed is run a second time to prove the run is
+reproducible, and the failure names the one-line command that replays it.
+Seeds that once found a bug are kept in ``REGRESSIONS`` with the profile
+they found it in.
 """
 
 import concurrent.futures
@@ -11,42 +14,68 @@ import os
 
 import pytest
 
-from tests.simulation import sim
+from tests.simulation import cloud
 from tests.simulation import soak
 
 SEEDS = 2000
-# Seeds that found bugs (see the commit history of the engine):
-# 50 a move both sides made differently, onto a new local folder;
-# 452 a folder deleted locally while the server edited a moved file in it;
-# 899 a file moved into a new folder of its own old name;
-# 1000313 a file put back while its delete was sent, the answer lost;
-# 2120921 moves that all waited on each other (a folder moved locally into
-#   a path where the server had moved a file), so the plan stayed empty.
-REGRESSIONS = [50, 199, 452, 899, 1000313, 2120921]
+# (seed, profile, what it found); see the commit history of the engine.
+# 'classic' is the one-user simulation (engine over a direct remote) the
+# first seeds were found with.
+REGRESSIONS = [
+    (50, 'classic', 'a move both sides made differently, onto a new local '
+     'folder'),
+    (199, 'classic', 'a file here where the server had made a folder of '
+     'that name holding new files: the folder never came down (fixed by '
+     'the planner changes of 864356d, with seeds 50, 452 and 899)'),
+    (452, 'classic', 'a folder deleted locally while the server edited a '
+     'moved file in it'),
+    (899, 'classic', 'a file moved into a new folder of its own old name'),
+    (1000313, 'classic', 'a file put back while its delete was sent, the '
+     'answer lost'),
+    (2120921, 'classic', 'moves that all waited on each other (a folder '
+     'moved locally into a path where the server had moved a file)'),
+    (16, 'one', 'a file renamed to a name the server gave a folder '
+     'meanwhile lost its item id (deleted and uploaded anew)'),
+    (61, 'shared', 'an owner deleted the folder above a shared folder: the '
+     'mount could not be made again and every pass failed'),
+    (418, 'encrypted', 'a folder renamed onto a folder made meanwhile: its '
+     'files were uploaded anew instead of moved'),
+    (427, 'shared-encrypted', 'a move whose answer was lost, then deleted '
+     'locally: the file came back'),
+    (1057, 'shared', 'a move retried after a 504 got "conflict" although '
+     'the server held it: the file deleted next came back'),
+    (1428, 'one', 'an edit whose answer was lost, then deleted locally: '
+     'the file came back'),
+    (1735, 'shared-encrypted', 'two offers, one folder inside the other, '
+     'both accepted: shares nested'),
+]
 
 pytestmark = pytest.mark.simulation
 
 
 def _check(failures):
     messages = []
-    for seed, message in failures:
+    for seed, profile, message in failures:
         try:
-            sim.run(seed)
+            cloud.run(seed, profile)
             second = 'passed the second time: NOT DETERMINISTIC'
-        except sim.Failure as failure:
+        except cloud.Failure as failure:
             second = 'same' if str(failure)[:200] == message else \
                 'differs the second time: %s' % failure
-        messages.append('seed %d: %s (%s)\n  replay: %s'
-                        % (seed, message, second, sim.replay_command(seed)))
+        messages.append('seed %d (%s): %s (%s)\n  replay: %s' % (
+            seed, profile, message, second,
+            cloud.replay_command(seed, profile)))
     assert not messages, '\n'.join(messages)
 
 
-@pytest.mark.parametrize('seed', REGRESSIONS)
-def test_regression_seed(seed):
+@pytest.mark.parametrize('seed, profile, found', REGRESSIONS,
+                         ids=['%d-%s' % (seed, profile)
+                              for seed, profile, _found in REGRESSIONS])
+def test_regression_seed(seed, profile, found):
     try:
-        sim.run(seed)
-    except sim.Failure as failure:
-        _check([(seed, str(failure)[:200])])
+        cloud.run(seed, profile)
+    except cloud.Failure as failure:
+        _check([(seed, profile, str(failure)[:200])])
 
 
 def test_seeds():
@@ -55,5 +84,6 @@ def test_seeds():
     failures = []
     with concurrent.futures.ProcessPoolExecutor(workers) as pool:
         for _start, found in pool.map(soak.run_block, starts):
-            failures.extend(found)
+            failures.extend((seed, cloud.profile_of(seed), message)
+                            for seed, message in found)
     _check(failures)

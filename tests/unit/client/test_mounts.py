@@ -139,7 +139,7 @@ def test_folder_view_sees_and_changes_only_its_folder():
     view.delete('sub')
     assert fs.tree().keys() == {'Team', 'Team/new', 'Team/new/b.txt',
                                 'Teamwork.txt'}
-    assert [path for path, _data in fs.trash] == ['Team/sub',
+    assert [path for path, _data, _top in fs.trash] == ['Team/sub',
                                                   'Team/sub/a.txt']
 
 
@@ -252,7 +252,7 @@ def test_leaving_moves_the_folder_to_the_trash_and_stops(shared):
     summary = bob.sync()
     assert [item.kind for item in summary.items] == [mounts.LEFT]
     assert bob.files() == {}
-    trashed = dict(bob.fs.trash)
+    trashed = {path: data for path, data, _top in bob.fs.trash}
     assert trashed['Team/plan.txt'] == b'plan v1'
     assert trashed['Team/unsent.txt'] == b'edited after leaving'
     assert bob.server_tree() == {}

@@ -332,6 +332,25 @@ def test_nested_shares_are_refused(service, alice, bob, carol, project):
         service.propose_share(alice.id, outer['id'], ['carol'], 'viewer')
 
 
+@pytest.mark.parametrize('first', ['outer', 'inner'])
+def test_offers_that_would_nest_once_one_is_accepted_are_refused(
+        service, alice, bob, project, first):
+    """Found by the cloud simulation (seed 1735): two offers made while
+    neither folder was shared, one inside the other. Whichever is
+    accepted first, the other's accept is refused (shares do not nest),
+    and nothing changes."""
+    outer = service.propose_share(alice.id, project['folder']['id'],
+                                  ['bob'], 'editor')[0]
+    inner = service.propose_share(alice.id, project['sub']['id'], ['bob'],
+                                  'editor')[0]
+    order = [outer, inner] if first == 'outer' else [inner, outer]
+    accept(service, bob, order[0]['id'])
+    before = service.get_workspaces(bob.id)
+    with pytest.raises(errors.Conflict):
+        accept(service, bob, order[1]['id'], container='ws-second')
+    assert service.get_workspaces(bob.id) == before
+
+
 def test_a_member_cannot_reshare(service, alice, bob, carol, project):
     [result] = share(service, alice, project['folder']['id'], bob)
     with pytest.raises(errors.Forbidden):
