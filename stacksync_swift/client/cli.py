@@ -777,21 +777,24 @@ def _watch(syncer, fs, session, printer, args, interval=60.0):
     from stacksync_swift.client import localfs
     stop = threading.Event()
     people = People(session.conn)
+    positions = {}
     with localfs.Watcher(fs.root) as watcher:
         try:
             synced = _watch_pass(syncer, session, printer, args.dir, people,
                                  idle_line=True)
+            positions.update(synced_cursors(syncer))
             # A remote change wakes the watcher at once, without the
             # settle time local bursts get.
             threading.Thread(target=_long_poll, daemon=True,
-                             args=(syncer, session, watcher.poke,
-                                   stop)).start()
+                             args=(syncer, session, watcher.poke, stop,
+                                   positions)).start()
             printer.line('%s: watching for changes (Ctrl-C stops)'
                          % args.dir)
             while True:
                 watcher.wait(interval if synced else RETRY_AFTER)
                 synced = _watch_pass(syncer, session, printer, args.dir,
                                      people)
+                positions.update(synced_cursors(syncer))
         finally:
             stop.set()
 
@@ -809,7 +812,7 @@ def _watch_pass(syncer, session, printer, folder, people, idle_line=False):
         return False
 
 
-def _long_poll(syncer, session, wake, stop):
+def _long_poll(syncer, session, wake, stop, positions):
     """Call ``wake()`` whenever a synced workspace's cursor moves on.
 
     Runs in a daemon thread until ``stop``, with one waiting thread per
@@ -826,7 +829,8 @@ def _long_poll(syncer, session, wake, stop):
                     not waiting[workspace_id].is_alive():
                 waiting[workspace_id] = threading.Thread(
                     target=_wait_for_changes, daemon=True,
-                    args=(workspace_id, syncer, session, wake, stop))
+                    args=(workspace_id, syncer, session, wake, stop,
+                          positions))
                 waiting[workspace_id].start()
         stop.wait(RETRY_AFTER)
 
@@ -838,14 +842,29 @@ def _watched_workspaces(syncer):
     return {syncer.workspace['id']} | set(getattr(syncer, 'engines', ()))
 
 
-def _wait_for_changes(workspace_id, syncer, session, wake, stop):
+def synced_cursors(syncer):
+    """``{workspace id: cursor}`` where the last pass left each watched
+    workspace (read in the main thread: the state database is its own).
+    """
+    return {workspace_id: syncer.state.cursor(workspace_id)
+            for workspace_id in _watched_workspaces(syncer)}
+
+
+def _wait_for_changes(workspace_id, syncer, session, wake, stop, positions):
+    """Long-poll one workspace from where its sync left off.
+
+    It starts at ``positions`` (:func:`synced_cursors` after the last
+    pass; 0, so it wakes at once, for a workspace not synced yet), never
+    at the server's cursor: a change landing between a pass and the start
+    of the wait would then go unseen until the periodic pass.
+    """
     import requests
     cursor = None
     while not stop.is_set() and \
             workspace_id in _watched_workspaces(syncer):
         try:
             if cursor is None:
-                cursor = session.conn.workspace(workspace_id)['cursor']
+                cursor = positions.get(workspace_id, 0)
             answer = session.conn.wait(workspace_id, cursor, 25)
         except (api.ClientError, requests.RequestException):
             stop.wait(RETRY_AFTER)

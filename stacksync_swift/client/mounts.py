@@ -308,7 +308,7 @@ class MountedSync:
         The private engine calls this after each fetch; see the module
         docstring for the cases.
         """
-        items = self.state.remote_items(self.ws)
+        items = self._drop_departed_items(self.state.remote_items(self.ws))
         live = live_mounts(items)
         self._leave_departed(items, live)
         base = self.state.base(self.ws)
@@ -323,6 +323,28 @@ class MountedSync:
         excluded.update(at[mount.item.id] for mount in live.values()
                         if mount.item.id in at)
         return sorted(excluded)
+
+    def _drop_departed_items(self, items):
+        """The private mirror's ``items`` without those a share took away.
+
+        Sharing a folder moves its subtree into the new workspace, keeping
+        ids, and the private workspace's delta does not announce that. A
+        mirror that had such an item elsewhere than under the shared
+        folder (it was moved into it meanwhile) kept it there for good:
+        a file no longer in the workspace, never synced. An id seen in a
+        share's mirror is no longer the private workspace's (items never
+        leave a share), so the private engine now sees it gone.
+        """
+        shared = set()
+        for space in {item.mount_workspace_id for item in items.values()
+                      if item.mount_workspace_id}:
+            shared.update(self.state.remote_items(space))
+        gone = [item_id for item_id, item in items.items()
+                if item_id in shared and not item.mount_workspace_id]
+        if gone:
+            self.state.drop_remote(self.ws, gone)
+        return {item_id: item for item_id, item in items.items()
+                if item_id not in gone}
 
     def _leave_departed(self, items, live):
         """Trash the folders of mounts gone from the private workspace."""

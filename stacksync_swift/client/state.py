@@ -175,6 +175,12 @@ class State:
         self.db.execute('INSERT OR REPLACE INTO remote (ws, id, meta) '
                         'VALUES (?, ?, ?)', (ws, item.id, _meta_of(item)))
 
+    def drop_remote(self, ws, item_ids):
+        """Forget items of the mirror (they left the workspace)."""
+        with self._transaction():
+            self.db.executemany('DELETE FROM remote WHERE ws = ? AND id = ?',
+                                [(ws, item_id) for item_id in item_ids])
+
     def update_base(self, ws, puts=(), deletes=(), items=()):
         """Delete base paths, then put ``(path, BaseEntry)`` pairs, and
         store item metadata, all at once."""

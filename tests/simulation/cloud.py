@@ -134,6 +134,7 @@ class Device:
             SyncOptions(allow_mass_delete=True,
                         workspace_id=self.user.option))
         self.cursors = {}           # the long-poll threads die with it
+        self.positions = {}         # and what the CLI told them
         self.woken = True
 
     def codec(self, workspace_id):
@@ -291,6 +292,7 @@ class Cloud(sim.Simulation):
             self.active.discard(device.name)
         mounts = device.mounts.values()
         device.mount_paths.update(mount.path for mount in mounts)
+        device.positions.update(cli.synced_cursors(device.engine))
         for item in summary.items:
             if item.kind == LEFT:
                 self.kept.update(sha256(data) for _path, data, top
@@ -307,7 +309,8 @@ class Cloud(sim.Simulation):
         return summary
 
     def long_poll(self, device):
-        """What the CLI's long-poll threads do, one wait each."""
+        """What the CLI's long-poll threads do, one wait each, from where
+        the last pass left each workspace (``cli.synced_cursors``)."""
         watched = cli._watched_workspaces(device.engine)
         device.cursors = {space: cursor for space, cursor
                           in device.cursors.items() if space in watched}
@@ -315,7 +318,7 @@ class Cloud(sim.Simulation):
         for space in sorted(watched):
             try:
                 if space not in cursors:
-                    cursors[space] = device.conn.workspace(space)['cursor']
+                    cursors[space] = device.positions.get(space, 0)
                 answer = device.conn.wait(space, cursors[space], 25)
             except api.ClientError:
                 continue
@@ -518,16 +521,19 @@ class Cloud(sim.Simulation):
 
     def _moved_elsewhere(self, content, item_id, but):
         """Does another device hold ``content`` away from its item's
-        synced place, or miss the item where it synced it (a local move
-        not sent yet)?"""
+        synced place, or miss or have edited the item where it synced it
+        (a local change not sent yet, which races this one)?"""
         for device in self.devices:
             if device is but:
                 continue
             synced = device.synced()
-            for path, (_space, entry) in synced.items():
-                if entry.item_id == item_id and \
-                        device.fs.nodes.get(path, 0) in (0, FOLDER):
-                    return True
+            for path, (space, entry) in synced.items():
+                if entry.item_id != item_id:
+                    continue
+                data = device.fs.nodes.get(path, 0)
+                if data in (0, FOLDER) or entry.content_hash != \
+                        device.codec(space).content_hash(sha256(data)):
+                    return True     # moved, deleted or edited there
             for path, data in device.fs.nodes.items():
                 if data is FOLDER or sha256(data) != content:
                     continue
@@ -565,6 +571,19 @@ class Cloud(sim.Simulation):
                 if doom[2] in items:
                     del self.doomed[content]
 
+    def _answers_lost(self):
+        """Does a device wait on the answer of a commit it sent (a new
+        file whose answer was lost, say)? Such a file is new to it: a
+        delete elsewhere meanwhile does not stick, the file goes up again
+        (see doc/design.md), and an edit and move of it there deletes an
+        item another device may move: no delete or move promises then."""
+        for device in self.devices:
+            state = device.engine.state
+            for space in {device.user.workspace_id} | set(device.mounts):
+                if state.sent_changes(space) or state.sent_deletes(space):
+                    return True
+        return False
+
     def observe_delete(self, device, path):
         fs = device.fs
         synced = device.synced()
@@ -573,7 +592,8 @@ class Cloud(sim.Simulation):
                 self.deleted_ids.add(synced[inside][1].item_id)
         self._touched(device, [path])
         workspace_id, holds_mount = device.workspace_at(path)
-        if holds_mount or self._holds_mount_now(device, path, synced):
+        if holds_mount or self._holds_mount_now(device, path, synced) or \
+                self._answers_lost():
             return
         for inside in fs.subtree(path):
             data = fs.nodes[inside]
@@ -583,8 +603,11 @@ class Cloud(sim.Simulation):
             if found is None:
                 continue
             content = sha256(data)
-            if self._moved_elsewhere(content, found[1].item_id, device):
-                continue
+            if self._moved_elsewhere(content, found[1].item_id, device) or \
+                    any(sha256(other) == content for here, other
+                        in fs.nodes.items() if other is not FOLDER and
+                        not is_under(here, path)):
+                continue    # a copy lives on (here too)
             self.doomed[content] = (
                 device.user.id, found[0], found[1].item_id,
                 '%s deleted %s at step %d' % (device.name, inside,
@@ -629,6 +652,10 @@ class Cloud(sim.Simulation):
         view = self.view(device.user.id, device.user.workspace_id)
         theirs = {p[len(path):]: node.sha for p, node in view.items()
                   if p == path or is_under(p, path)}
+        synced = device.synced()
+        if any(p not in synced or synced[p][1].item_id != node.item_id
+               for p, node in view.items() if is_under(p, path)):
+            return      # not all synced here: the delete may not go up
         if theirs == mine:
             self.doomed_paths[(device.user.id, path)] = self.step
 
@@ -649,18 +676,22 @@ class Cloud(sim.Simulation):
         source_space, source_holds = device.workspace_at(src)
         target_space, _ = device.workspace_at(dst.rpartition('/')[0])
         if source_holds or source_space != target_space or \
-                self._crosses_mount_now(device.user, src, dst):
+                self._crosses_mount_now(device.user, src, dst) or \
+                self._answers_lost():
             return
         if any(is_under(path, dst) for path in synced):
             # Moved onto a synced entry the user deleted: a scan sees the
-            # entry edited and the source deleted (see doc/design.md).
+            # entry edited and the source deleted (see doc/design.md);
+            # an earlier move of the same bytes promises no more either.
+            self._unmoved(fs, src)
             return
         for inside in fs.subtree(src):
             data = fs.nodes[inside]
             if data is FOLDER:
                 continue
             found = self._synced_file(device, inside, data)
-            if found is not None:
+            if found is not None and not self._moved_elsewhere(
+                    sha256(data), found[1].item_id, device):
                 what = '%s moved %s to %s at step %d' % (
                     device.name, inside, dst + inside[len(src):], self.step)
                 self.moved[found[1].item_id] = (
@@ -699,7 +730,8 @@ class Cloud(sim.Simulation):
 
     def _unmoved(self, fs, path):
         """A moved file edited or deleted before its move was sent: a
-        scan sees its item deleted and a new file (see doc/design.md)."""
+        scan sees its item deleted and a new file (see doc/design.md).
+        The items synced with those bytes promise no identity either."""
         gone = {sha256(fs.nodes[inside]) for inside in fs.subtree(path)
                 if fs.nodes[inside] is not FOLDER}
         for item_id, (content, _space, _user, _what) in list(
@@ -707,8 +739,8 @@ class Cloud(sim.Simulation):
             if content in gone:
                 del self.moved[item_id]
         device = self.device_of(fs)
-        for moved_from, (space, entry) in device.synced().items():
-            if moved_from in fs.nodes or entry.is_folder:
+        for _path, (space, entry) in device.synced().items():
+            if entry.is_folder:
                 continue
             codec = device.codec(space)
             if any(entry.content_hash == codec.content_hash(content)
@@ -771,7 +803,8 @@ class Cloud(sim.Simulation):
             return
         # The owner's moves and deletes inside the folder may now cross
         # into another workspace, or hit a mount: they promise no more.
-        for key in [k for k in self.doomed_paths if k[0] == alice.id]:
+        # (And bob's mount may take the name of a folder he deleted.)
+        for key in list(self.doomed_paths):
             del self.doomed_paths[key]
         for content, doom in list(self.doomed.items()):
             if self._item(doom[0], doom[2]).get('workspace_id') != doom[1]:

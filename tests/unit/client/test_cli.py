@@ -440,3 +440,39 @@ def test_a_lookup_that_failed_is_asked_again():
     directory.failing = False
     assert people.who(1, 5, 30) == 'you (on laptop)'
     assert people.who(2, 5, 30) == 'bob'
+
+
+class _Waits:
+    """A connection whose server is at cursor 9; records long polls."""
+
+    def __init__(self, stop):
+        self.stop = stop
+        self.waits = []
+
+    def workspace(self, workspace_id):
+        return {'id': workspace_id, 'cursor': 9}
+
+    def wait(self, workspace_id, cursor, timeout):
+        self.waits.append((workspace_id, cursor))
+        self.stop.set()
+        return {'changes': True, 'cursor': 9}
+
+
+def test_a_long_poll_starts_where_the_last_pass_left_off():
+    """Found by the cloud simulation (seed 5361): the watch thread took
+    the server's cursor, so a change landing between a pass and the
+    start of the wait never woke it (until the periodic pass)."""
+    import threading
+    import types
+    stop = threading.Event()
+    conn = _Waits(stop)
+    syncer = types.SimpleNamespace(workspace={'id': 1}, engines={})
+    woken = []
+    cli._wait_for_changes(1, syncer, types.SimpleNamespace(conn=conn),
+                          lambda: woken.append(True), stop, {1: 5})
+    assert conn.waits == [(1, 5)] and woken == [True]
+    stop.clear()
+    cli._wait_for_changes(7, types.SimpleNamespace(
+        workspace={'id': 1}, engines={7: None}), types.SimpleNamespace(
+        conn=conn), lambda: woken.append(True), stop, {})
+    assert conn.waits[-1] == (7, 0)     # not synced yet: from the start
