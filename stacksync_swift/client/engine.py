@@ -512,6 +512,15 @@ class _Round:
         self.base[path] = entry
         self.state.update_base(self.ws, puts=[(path, entry)], items=items)
 
+    def _left_workspace(self, op):
+        """The server has no such item here: it left the workspace (a
+        folder holding it was shared, and the share's changes have not
+        come yet; or it went with its share). The mirror and the merge
+        base forget it, so next round what is local goes up as new and
+        nothing is lost."""
+        self.state.drop_remote(self.ws, [op.base.item_id])
+        self._forget_tree(op.path)
+
     def _rekey(self, old, new):
         moved = [(path, entry) for path, entry in self.base.items()
                  if is_under(path, old)]
@@ -640,6 +649,8 @@ class _Round:
             detail = result.get('description') or result.get('error') or ''
             self._note(op, 'conflict' if outcome == 'conflict' else 'error',
                        detail)
+            if result.get('error') == 'not_found' and op.base is not None:
+                self._left_workspace(op)
             return
         item = RemoteItem.from_meta(result['item'])
         if op.kind == planner.REMOTE_DELETE:

@@ -65,6 +65,7 @@ from stacksync_swift.client.mounts import MountedSync
 from stacksync_swift.client.mounts import live_mounts
 from stacksync_swift.client.state import State
 from stacksync_swift.client.tree import RemoteItem
+from stacksync_swift.client.tree import ancestors
 from stacksync_swift.client.tree import is_under
 from stacksync_swift.client.tree import join
 from stacksync_swift.client.tree import remote_paths
@@ -542,6 +543,22 @@ class Cloud(sim.Simulation):
                     return True
         return False
 
+    def _folders_moved_elsewhere(self, device, path, synced):
+        """Has another device moved or deleted, not yet sent, the folder
+        deleted here or one above it? A folder moved there beats its
+        delete here (it comes back, with what it holds)."""
+        folders = {synced[above][1].item_id
+                   for above in [path] + ancestors(path)
+                   if above in synced and synced[above][1].is_folder}
+        for other in self.devices:
+            if other is device:
+                continue
+            for where, (_space, entry) in other.synced().items():
+                if entry.item_id in folders and \
+                        other.fs.nodes.get(where, 0) is not FOLDER:
+                    return True
+        return False
+
     def _subtree(self, fs, path):
         return {p[len(path):]: (None if fs.nodes[p] is FOLDER
                                 else sha256(fs.nodes[p]))
@@ -593,7 +610,8 @@ class Cloud(sim.Simulation):
         self._touched(device, [path])
         workspace_id, holds_mount = device.workspace_at(path)
         if holds_mount or self._holds_mount_now(device, path, synced) or \
-                self._answers_lost():
+                self._answers_lost() or \
+                self._folders_moved_elsewhere(device, path, synced):
             return
         for inside in fs.subtree(path):
             data = fs.nodes[inside]
@@ -649,6 +667,9 @@ class Cloud(sim.Simulation):
         for other in device.user.devices:
             if self._subtree(other.fs, path) != mine:
                 return
+            synced = other.synced()
+            if any(below not in synced for below in other.fs.subtree(path)):
+                return      # not synced there: it goes up again
         view = self.view(device.user.id, device.user.workspace_id)
         theirs = {p[len(path):]: node.sha for p, node in view.items()
                   if p == path or is_under(p, path)}

@@ -116,17 +116,19 @@ class _Soak:
 
 def code_fingerprint():
     """SHA-256 (12 hex digits) of the sources a seed's outcome depends on:
-    the client, the metadata service, the pure modules and the
-    simulation itself."""
+    the client, the metadata service, the pure modules and the simulated
+    world (not this runner, the replay command or the tests)."""
     root = pathlib.Path(__file__).resolve().parents[2]
+    paths = sorted((root / 'stacksync_swift/client').glob('*.py'))
+    paths += sorted((root / 'stacksync_swift/metadata').rglob('*.py'))
+    paths += [root / 'stacksync_swift' / name
+              for name in ('chunking.py', 'middleware/api/items.py')]
+    paths += [root / 'tests/simulation' / name
+              for name in ('cloud.py', 'sim.py', 'fakes.py', 'wire.py')]
     digest = hashlib.sha256()
-    for folder in ('stacksync_swift/client', 'stacksync_swift/metadata',
-                   'tests/simulation'):
-        for path in sorted((root / folder).rglob('*.py')):
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(path.read_bytes())
-    for name in ('chunking.py', 'middleware/api/items.py'):
-        digest.update((root / 'stacksync_swift' / name).read_bytes())
+    for path in paths:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -52,6 +52,9 @@ REGRESSIONS = [
      'shared stayed in the private mirror at its old path for good'),
     (3279, 'shared-encrypted', 'the same, a file moved into a folder '
      'being shared'),
+    (8713, 'shared', 'an edit of a file whose folder was shared (and the '
+     'file deleted there) before the share came down: refused as "no such '
+     'item" pass after pass'),
     (5361, 'shared', 'watch mode long-polled from the server\'s cursor, '
      'so a change landing between a pass and the wait never woke it'),
     # The simulation's own mistakes, kept so they stay fixed:
@@ -88,6 +91,10 @@ REGRESSIONS = [
      'elsewhere (moved, unsynced)'),
     (4239, 'shared-encrypted', 'checks: a moved file moved again onto a '
      'synced path'),
+    (7959, 'shared-encrypted', 'checks: a delete of a folder another '
+     'device had moved, not yet sent (the move wins)'),
+    (9421, 'shared', 'checks: a delete of a folder another device had '
+     'made too, not yet sent'),
     (4999, 'shared-encrypted', 'checks: a move raced by an edit and move '
      'of the same file on a device whose create had lost its answer'),
 ]

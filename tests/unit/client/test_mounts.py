@@ -365,3 +365,67 @@ def test_a_share_emptied_here_stops_and_names_its_folder(shared):
     with pytest.raises(SyncStopped, match='shared folder Team: '):
         bob.syncer.sync_once()
     assert alice.server_tree(team).keys() == {'plan.txt'}
+
+
+def test_a_deleted_folder_above_a_shared_folder_comes_back(world):
+    """Found by the cloud simulation (seed 61): the owner deletes the
+    folder that holds their shared folder. The server keeps both (a live
+    mount cannot be deleted); the folders are made again around the
+    mount folder, where every pass used to fail ("cannot create")."""
+    _server, alice, bob = world
+    write(alice, 'Work/Team/plan.txt', b'plan v1')
+    write(alice, 'Work/other.txt', b'other')
+    alice.sync()
+    work = alice.item_at('Work')['id']
+    team = next(item['id'] for item in alice.service.list_folder(
+        alice.id, work)['contents'] if item['filename'] == 'Team')
+    alice.service.propose_share(alice.id, team, [bob.name], 'editor')
+    proposal = alice.service.list_proposals(bob.id)[0]['id']
+    copied = set()
+    while True:
+        try:
+            alice.service.accept_proposal(bob.id, proposal, 'ws', copied)
+            break
+        except shares.ChunksNotCopied as missing:
+            copied.update(missing.chunks)
+    alice.sync()
+    alice.fs.delete('Work')
+    alice.sync()
+    alice.sync()
+    assert alice.files() == {'Work/Team/plan.txt': b'plan v1'}
+    assert alice.sync().count() == 0
+
+
+def test_a_file_moved_into_a_folder_as_it_is_shared_leaves_the_mirror(
+        world):
+    """Found by the cloud simulation (seed 3163): a device that last saw
+    a file at the top keeps it there when another device moves it into a
+    folder that is then shared, since the private workspace's changes do
+    not say it left. Seen in the share's mirror, it leaves the private
+    one, and the file ends up in the shared folder only."""
+    server, alice, bob = world
+    laptop = Person.__new__(Person)
+    laptop.server, laptop.service = server, server.service
+    laptop.id, laptop.name = alice.id, alice.name
+    laptop.fs = MemoryFS()
+    laptop.state = State.open(':memory:')
+    device = server.service.get_or_create_device(alice.id, 'laptop')
+    laptop.remote = SimRemote(server, alice.remote.network, 'laptop',
+                              alice.id, device['id'])
+    laptop.notices = []
+    laptop.syncer = mounts.MountedSync(
+        laptop.fs, laptop.remote, lambda space: PlainCodec(), laptop.state,
+        alice.syncer.clock, 'laptop', SyncOptions(),
+        notify=laptop.notices.append)
+    write(alice, 'Team/plan.txt', b'plan v1')
+    write(alice, 'report.txt', b'report')
+    alice.sync()
+    laptop.sync()
+    alice.fs.move('report.txt', 'Team/report.txt')
+    alice.sync()
+    share(alice, bob)
+    alice.sync()
+    for _pass in range(3):
+        laptop.sync()
+    assert laptop.files() == alice.files() == {
+        'Team/plan.txt': b'plan v1', 'Team/report.txt': b'report'}
