@@ -35,7 +35,7 @@ module imports without them).
 Tests get the session's server from the ``keystone_server`` fixture defined
 here (``from tests.functional.keystone import keystone_server``), which
 skips without keystoneauth1/python-keystoneclient or without a buildable
-venv, except that with ``CI=true`` an unbuildable venv fails. However many
+venv (``servers.unavailable``: with ``CI=true`` either fails). However many
 modules import it, one Keystone serves the whole session.
 """
 
