@@ -62,6 +62,8 @@ def main(argv=None):
 class _Soak:
     def __init__(self, start):
         self.start = start
+        # Read once: the workers run the code of the start.
+        self.code = code_fingerprint()
         self.began = time.monotonic()
         self.done = 0
         self.highest = start - 1
@@ -110,8 +112,7 @@ class _Soak:
         return ('%d seeds (blocks of %d from %d, highest %d) in %.0f s: '
                 '%.1f seeds/s, %d failed; code %s' % (
                     self.done, BLOCK, self.start, self.highest, elapsed,
-                    self.done / elapsed, len(self.failed),
-                    code_fingerprint()))
+                    self.done / elapsed, len(self.failed), self.code))
 
 
 def code_fingerprint():
