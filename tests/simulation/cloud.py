@@ -117,6 +117,7 @@ class Device:
         self.state_db = State.open(':memory:').db
         self.changed = 0            # user actions on this folder
         self.seen = -1              # ``changed`` when the last pass began
+        self.clean = -1             # and when the last converged one did
         self.mount_paths = set()    # every mount folder path seen here
         self.restart()
 
@@ -179,6 +180,14 @@ class Device:
                 return mount.workspace_id, False
         return self.user.workspace_id, holds
 
+    def stored_hash(self, workspace_id, content):
+        """``content``'s hash as the workspace stores it; None when this
+        user left the workspace (its codec is not known then)."""
+        try:
+            return self.codec(workspace_id).content_hash(content)
+        except api.NotFound:
+            return None
+
     def dirty(self):
         return self.woken or self.changed != self.seen
 
@@ -211,6 +220,7 @@ class Cloud(sim.Simulation):
         self.doomed = {}            # content -> (user, ws, item, what)
         self.doomed_paths = {}      # (user id, path) -> step
         self.moved = {}     # item id -> (content, ws, user id, what)
+        self.unsent = {}    # item id -> (device, its ``changed`` then)
         self.deleted_ids = set()    # items a user deleted (or left)
         self.step = 0
 
@@ -272,7 +282,7 @@ class Cloud(sim.Simulation):
             self.long_poll(device)
 
     def sync(self, device, quiet=False):
-        device.seen = device.changed
+        device.seen = started = device.changed
         device.woken = False
         self.active.add(device.name)
         try:
@@ -301,6 +311,8 @@ class Cloud(sim.Simulation):
                                  if top == item.path and data is not FOLDER)
         if summary.error or not summary.converged:
             device.woken = True     # watch mode retries after a pause
+        else:
+            device.clean = started  # what it changed before went up
         self.log.append('sync %s: %d rounds %s%s' % (
             device.name, summary.rounds, summary.error or '', ''.join(
                 '\n    %s %s%s %s' % (item.kind, item.path, ' -> %s'
@@ -483,7 +495,7 @@ class Cloud(sim.Simulation):
             return None
         workspace_id, entry = synced
         if entry.is_folder or entry.content_hash != \
-                device.codec(workspace_id).content_hash(sha256(data)):
+                device.stored_hash(workspace_id, sha256(data)):
             return None
         meta = self._item(device.user.id, entry.item_id)
         if meta.get('status') in (None, 'DELETED') or \
@@ -533,7 +545,7 @@ class Cloud(sim.Simulation):
                     continue
                 data = device.fs.nodes.get(path, 0)
                 if data in (0, FOLDER) or entry.content_hash != \
-                        device.codec(space).content_hash(sha256(data)):
+                        device.stored_hash(space, sha256(data)):
                     return True     # moved, deleted or edited there
             for path, data in device.fs.nodes.items():
                 if data is FOLDER or sha256(data) != content:
@@ -602,6 +614,7 @@ class Cloud(sim.Simulation):
         return False
 
     def observe_delete(self, device, path):
+        self._races(device)
         fs = device.fs
         synced = device.synced()
         for inside in fs.subtree(path):
@@ -642,6 +655,30 @@ class Cloud(sim.Simulation):
             return [m for m in mounts if is_under(path, m) and path != m]
         return any(is_under(m, src) for m in mounts) or \
             inside(src) != inside(dst.rpartition('/')[0] + '/x')
+
+    def _rearranged_elsewhere(self, device):
+        """Has another device moved, made or deleted a folder it has not
+        sent yet? Moves that cross (a folder into one moved into it) can
+        not both be made; the one the server refuses is re-created."""
+        for other in self.devices:
+            if other is device:
+                continue
+            folders = {path for path, data in other.fs.nodes.items()
+                       if data is FOLDER}
+            synced = {path for path, (_space, entry)
+                      in other.synced().items() if entry.is_folder}
+            if folders != synced:
+                return True
+        return False
+
+    def _races(self, device):
+        """A move, delete or swap here while another device's recorded
+        move is not sent yet: the two may cross; that move promises no
+        more."""
+        for item_id, (mover, changed) in list(self.unsent.items()):
+            if mover is not device and mover.clean < changed:
+                self.moved.pop(item_id, None)
+                del self.unsent[item_id]
 
     def _holds_mount_now(self, device, path, synced):
         """Is a synced folder at or under ``path`` a mount on the server
@@ -694,11 +731,12 @@ class Cloud(sim.Simulation):
                     synced[below][1].item_id for below in fs.subtree(src)
                     if below in synced)
                 break
+        self._races(device)
         source_space, source_holds = device.workspace_at(src)
         target_space, _ = device.workspace_at(dst.rpartition('/')[0])
         if source_holds or source_space != target_space or \
                 self._crosses_mount_now(device.user, src, dst) or \
-                self._answers_lost():
+                self._answers_lost() or self._rearranged_elsewhere(device):
             return
         if any(is_under(path, dst) for path in synced):
             # Moved onto a synced entry the user deleted: a scan sees the
@@ -717,6 +755,7 @@ class Cloud(sim.Simulation):
                     device.name, inside, dst + inside[len(src):], self.step)
                 self.moved[found[1].item_id] = (
                     sha256(data), found[0], device.user.id, what)
+                self.unsent[found[1].item_id] = (device, device.changed)
 
     def user_action(self, device):
         device.changed += 1
@@ -763,8 +802,7 @@ class Cloud(sim.Simulation):
         for _path, (space, entry) in device.synced().items():
             if entry.is_folder:
                 continue
-            codec = device.codec(space)
-            if any(entry.content_hash == codec.content_hash(content)
+            if any(entry.content_hash == device.stored_hash(space, content)
                    for content in gone):
                 self.deleted_ids.add(entry.item_id)
 
