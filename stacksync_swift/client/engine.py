@@ -328,10 +328,9 @@ class SyncEngine:
                     target in base and base[target].item_id != there.id:
                 continue    # not applied, or changed since by another
             if dest:
-                for below, kept in base.items():
-                    if is_under(below, path):
-                        deletes.append(below)
-                        puts.append((rebase(below, path, dest), kept))
+                moved, gone = rekeyed(base, path, dest)
+                puts.extend(moved)
+                deletes.extend(gone)
             puts.append((target, BaseEntry.of(there)))
         self.state.settle_changes(self.ws, puts=puts, deletes=deletes)
 
@@ -522,16 +521,13 @@ class _Round:
         self._forget_tree(op.path)
 
     def _rekey(self, old, new):
-        moved = [(path, entry) for path, entry in self.base.items()
-                 if is_under(path, old)]
-        if not moved:
+        puts, deletes = rekeyed(self.base, old, new)
+        if not deletes:
             return
-        for path, _entry in moved:
+        for path in deletes:
             del self.base[path]
-        puts = [(rebase(path, old, new), entry) for path, entry in moved]
         self.base.update(puts)
-        self.state.update_base(self.ws, puts=puts,
-                               deletes=[path for path, _ in moved])
+        self.state.update_base(self.ws, puts=puts, deletes=deletes)
 
     def _forget_tree(self, top):
         gone = [path for path in self.base if is_under(path, top)]
@@ -669,6 +665,15 @@ class _Round:
             self._put_base(op.path, BaseEntry.of(item), items=[item])
             self.ids[op.path] = item.id
         self._note(op, 'done')
+
+
+def rekeyed(base, old, new):
+    """``(puts, deletes)`` that move the base entries at and under ``old``
+    to ``new``."""
+    moved = [(path, entry) for path, entry in base.items()
+             if is_under(path, old)]
+    return ([(rebase(path, old, new), entry) for path, entry in moved],
+            [path for path, _entry in moved])
 
 
 def _as_asked(request, result):

@@ -338,7 +338,7 @@ class MountedSync:
         shared = set()
         for space in {item.mount_workspace_id for item in items.values()
                       if item.mount_workspace_id}:
-            shared.update(self.state.remote_items(space))
+            shared.update(self.state.remote_ids(space))
         gone = [item_id for item_id, item in items.items()
                 if item_id in shared and not item.mount_workspace_id]
         if gone:

@@ -89,6 +89,11 @@ class State:
         items = (_item_of(json.loads(meta)) for (meta,) in rows)
         return {item.id: item for item in items}
 
+    def remote_ids(self, ws):
+        """The ids of the mirror's items (no metadata decoded)."""
+        rows = self.db.execute('SELECT id FROM remote WHERE ws = ?', (ws,))
+        return {item_id for (item_id,) in rows}
+
     def base(self, ws):
         rows = self.db.execute(
             'SELECT path, item_id, version, is_folder, content_hash, size '

@@ -198,9 +198,10 @@ def accept(session, user_id, proposal_id, container=None, copied=()):
     shared = _mounted_workspace(session, folder.id, lock=True)
     unused = container
     if shared is None:
-        _check_still_shareable(session, folder, owner_ws)
-        shared = _make_shared(session, owner, owner_ws, folder, container,
-                              set(copied))
+        subtree = _subtree(session, owner_ws.id, folder.id)
+        _check_still_shareable(session, folder, owner_ws, subtree)
+        shared = _make_shared(session, owner, owner_ws, folder, subtree,
+                              container, set(copied))
         unused = None
     _join(session, shared, user_id, proposal.role)
     mount = _mount_in_root(session, member_ws, user_id, shared, folder.name,
@@ -226,9 +227,9 @@ def _lock_private_workspaces(session, owner_ws_id, member_id):
     return by_id[owner_ws_id], by_id[member_ws_id]
 
 
-def _make_shared(session, owner, owner_ws, folder, container, copied):
+def _make_shared(session, owner, owner_ws, folder, subtree, container,
+                 copied):
     """Move ``folder``'s subtree into a new workspace; F becomes a mount."""
-    subtree = _subtree(session, owner_ws.id, folder.id)
     missing = sorted(_chunks_of_history(session, subtree) - copied)
     if container is None or missing:
         raise ChunksNotCopied(owner_ws.container, missing,
@@ -555,14 +556,14 @@ def _shareable_folder(session, user_id, folder_id):
     return folder, None
 
 
-def _check_still_shareable(session, folder, workspace):
+def _check_still_shareable(session, folder, workspace, subtree):
     """What :func:`_shareable_folder` checked when the folder was offered
     may have changed since: another offer accepted meanwhile made a folder
     above it, or below it, a shared folder. Shares do not nest."""
     if _is_folder_share(session, workspace):
         raise errors.Conflict('folder %d is inside a shared folder now; '
                               'share that one instead' % folder.id)
-    if mounts_of(session, _subtree(session, workspace.id, folder.id)):
+    if mounts_of(session, subtree):
         raise errors.Conflict('folder %d holds a shared folder now; '
                               'shared folders do not nest' % folder.id)
 
