@@ -199,7 +199,7 @@ class Cloud(sim.Simulation):
         self.rng = random.Random(seed)
         self.steps = steps
         self._setup_common(faults)
-        self.api = ApiServer(self.server, self.rng)
+        self.api = ApiServer(self.server)
         self.api.hold = self._hold
         self.shared = 'shared' in self.profile
         self.encrypted = 'encrypted' in self.profile
@@ -626,14 +626,7 @@ class Cloud(sim.Simulation):
                 self._answers_lost() or \
                 self._folders_moved_elsewhere(device, path, synced):
             return
-        for inside in fs.subtree(path):
-            data = fs.nodes[inside]
-            if data is FOLDER:
-                continue
-            found = self._synced_file(device, inside, data)
-            if found is None:
-                continue
-            content = sha256(data)
+        for inside, content, found in self._unchanged_files(device, path):
             if self._moved_elsewhere(content, found[1].item_id, device) or \
                     any(sha256(other) == content for here, other
                         in fs.nodes.items() if other is not FOLDER and
@@ -644,6 +637,17 @@ class Cloud(sim.Simulation):
                 '%s deleted %s at step %d' % (device.name, inside,
                                               self.step))
         self._doom_path(device, path, workspace_id)
+
+    def _unchanged_files(self, device, path):
+        """``(path, content, (workspace, BaseEntry))`` of each file at or
+        under ``path`` that :meth:`_synced_file` finds unchanged."""
+        for inside in device.fs.subtree(path):
+            data = device.fs.nodes[inside]
+            if data is FOLDER:
+                continue
+            found = self._synced_file(device, inside, data)
+            if found is not None:
+                yield inside, sha256(data), found
 
     def _crosses_mount_now(self, user, src, dst):
         """Does a move from ``src`` to ``dst`` cross or carry a mount as
@@ -744,17 +748,12 @@ class Cloud(sim.Simulation):
             # an earlier move of the same bytes promises no more either.
             self._unmoved(fs, src)
             return
-        for inside in fs.subtree(src):
-            data = fs.nodes[inside]
-            if data is FOLDER:
-                continue
-            found = self._synced_file(device, inside, data)
-            if found is not None and not self._moved_elsewhere(
-                    sha256(data), found[1].item_id, device):
+        for inside, content, found in self._unchanged_files(device, src):
+            if not self._moved_elsewhere(content, found[1].item_id, device):
                 what = '%s moved %s to %s at step %d' % (
                     device.name, inside, dst + inside[len(src):], self.step)
                 self.moved[found[1].item_id] = (
-                    sha256(data), found[0], device.user.id, what)
+                    content, found[0], device.user.id, what)
                 self.unsent[found[1].item_id] = (device, device.changed)
 
     def user_action(self, device):

@@ -53,10 +53,9 @@ HOLD = 3
 class ApiServer:
     """The API's sync resources over ``server`` (a fakes.Server)."""
 
-    def __init__(self, server, rng):
+    def __init__(self, server):
         self.server = server
         self.service = server.service
-        self.rng = rng
         self.devices = {}
         self.hold = None            # callback(): let something else happen
         self.routes = [
