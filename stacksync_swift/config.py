@@ -54,6 +54,10 @@ class Settings:
     pipeline_check: bool = True
     web_prefix: str = '/stacksync/'
     chunk_etag: bool = False
+    # Packs (DESIGN.md "Chunks and packs"): the largest pack object, and
+    # the pack PUTs one upload keeps in flight while it fills the next.
+    pack_size: int = 16 * 1024 * 1024
+    packs_in_flight: int = 2
     # PostgreSQL: seconds to wait for a connection, and for a statement
     # (lock waits included; 0: no limit).
     connect_timeout: int = 5
@@ -134,6 +138,13 @@ def parse(conf):
     statement_timeout = _number(
         conf, 'statement_timeout', defaults.statement_timeout, float,
         lambda n: 0 <= n <= 86400, '0 (no limit) to 86400 seconds')
+    pack_size = _number(
+        conf, 'pack_size', defaults.pack_size, int,
+        lambda n: 4 * 1024 * 1024 <= n <= 1024 * 1024 * 1024,
+        '4 MiB (4194304) to 1 GiB in bytes')
+    packs_in_flight = _number(
+        conf, 'packs_in_flight', defaults.packs_in_flight, int,
+        lambda n: 1 <= n <= 16, '1 to 16')
     keystone_auth_url = conf.get('keystone_auth_url', '').strip()
     if auth_mode == 'keystone' and not keystone_auth_url:
         raise ValueError('auth_mode = keystone needs keystone_auth_url, the '
@@ -157,7 +168,9 @@ def parse(conf):
         pipeline_check=config_true_value(
             conf.get('pipeline_check', defaults.pipeline_check)),
         chunk_etag=config_true_value(
-            conf.get('chunk_etag', defaults.chunk_etag)))
+            conf.get('chunk_etag', defaults.chunk_etag)),
+        pack_size=pack_size,
+        packs_in_flight=packs_in_flight)
 
 
 def _number(conf, name, default, convert, acceptable, what):

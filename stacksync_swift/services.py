@@ -14,6 +14,7 @@ the ``connect_timeout`` and ``statement_timeout`` options.
 
 import threading
 
+from stacksync_swift.metadata import chunkindex
 from stacksync_swift.metadata import credentials
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import service
@@ -33,6 +34,7 @@ class Services:
             statement_timeout=settings.statement_timeout)
         self.metadata = service.MetadataService(self.engine)
         self.credentials = credentials.CredentialStore(self.engine)
+        self.chunk_index = chunkindex.ChunkIndex(self.engine)
 
 
 def for_settings(settings):

@@ -16,7 +16,7 @@ Sharing a folder, step by step:
    ``proposals``.
 2. ``accept`` (the first one): a new container is created with the owner
    alone in its ACLs, every chunk of every version of the folder's subtree
-   is copied into it server side (:meth:`ChunkStore.copy_chunk`: the bytes
+   is copied into it server side (:meth:`ChunkStore.copy_chunks`: the bytes
    stay inside the proxy), and only then does one metadata transaction move
    the subtree into the new workspace. Chunks written into the folder
    meanwhile are reported missing by that transaction, copied, and the
@@ -161,9 +161,9 @@ class Sharing:
         return container
 
     def _copy(self, env, missing, container, copied):
-        for name in missing.chunks:
-            self.storage.copy_chunk(env, missing.source, container, name)
-            copied.add(name)
+        self.storage.copy_chunks(env, missing.source, container,
+                                 missing.chunks)
+        copied.update(missing.chunks)
 
     def _remove_container(self, env, container):
         try:

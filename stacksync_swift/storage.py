@@ -86,6 +86,7 @@ sends a HEAD only for chunks this process has not seen yet.
 
 import collections
 import hashlib
+import itertools
 import json
 from typing import NamedTuple
 from typing import Optional
@@ -102,6 +103,8 @@ from swift.common.utils import quote
 from swift.common.wsgi import make_pre_authed_request
 
 from stacksync_swift import chunking
+from stacksync_swift import packs
+from stacksync_swift.metadata import chunkindex
 from stacksync_swift.middleware.common import SWIFT_SOURCE
 
 # Objects per container listing page when emptying a container.
@@ -130,6 +133,13 @@ LISTING_PER_NAME = 10
 # Remembered (container, chunk) -> size entries per process (about 150 bytes
 # each).
 KNOWN_CHUNKS = 200000
+# Defaults of the pack options (see stacksync_swift.config): the largest
+# pack, and the pack PUTs an upload keeps in flight while it fills the next
+# one. An upload holds at most (PACKS_IN_FLIGHT + 1) packs in memory.
+PACK_SIZE = 16 * 1024 * 1024
+PACKS_IN_FLIGHT = 2
+# Chunks located in the index per query while a download runs.
+LOCATE_BATCH = 256
 # The query of every chunk GET and HEAD: the stored object itself, never the
 # target of a DLO/SLO manifest or a symlink (see the module docstring).
 NO_FOLLOW = 'multipart-manifest=get&symlink=get'
@@ -205,14 +215,20 @@ class ChunkStore:
 
     def __init__(self, app, account, logger=None,
                  concurrency=PUT_CONCURRENCY, chunk_etag=False,
-                 prefetch=GET_PREFETCH):
+                 prefetch=GET_PREFETCH, index=None, pack_size=PACK_SIZE,
+                 packs_in_flight=PACKS_IN_FLIGHT):
         self.app = app
         self.account = account
         self.logger = logger or get_logger({}, log_route='stacksync_storage')
         self.concurrency = concurrency
         self.chunk_etag = chunk_etag
         self.prefetch = prefetch
+        self.index = index
+        self.pack_size = pack_size
+        self.packs_in_flight = packs_in_flight
         self._known = _KnownChunks(KNOWN_CHUNKS)
+        # (container, chunk) -> Location of chunks in packs.
+        self._located = _KnownChunks(KNOWN_CHUNKS)
 
     # -- subrequests -------------------------------------------------------
 
@@ -297,10 +313,13 @@ class ChunkStore:
         """Delete every object, then the container; a missing one is fine."""
         path = self._path(container)
         self._known.forget(container)
+        self._located.forget(container)
         for _round in range(DELETE_ROUNDS):
             self._delete_objects(env, container)
             status, _ = self._call(env, 'DELETE', path)
             if status in (204, 404):
+                if self.index is not None:
+                    self.index.forget_container(container)
                 return
             if status != 409:
                 self._fail('DELETE', path, status)
@@ -341,15 +360,50 @@ class ChunkStore:
 
     # -- chunks ------------------------------------------------------------
 
+    # -- the chunk index ---------------------------------------------------
+
+    def _locate(self, container, names, fresh=False):
+        """``{name: Location}`` of the ``names`` stored in packs.
+
+        Locations this process has seen are remembered (a pack is never
+        changed); ``fresh`` asks the index about every name.
+        """
+        if self.index is None:
+            return {}
+        found, unknown = {}, []
+        for name in names:
+            location = None if fresh else self._located.get(container, name)
+            if location is None:
+                unknown.append(name)
+            else:
+                found[name] = location
+        if unknown:
+            for name, location in self.index.locate(container,
+                                                    unknown).items():
+                self._located.add(container, name, location)
+                found[name] = location
+        return found
+
     def chunk_exists(self, env, container, name):
-        """Ask Swift (always) whether the chunk is stored."""
+        """Whether the chunk is stored: the index, else Swift (always)."""
+        if self._locate(container, [name], fresh=True):
+            return True
         return self._head_chunk(env, container, name) is not None
 
     def chunk_size(self, env, container, name):
         """The stored chunk's size in bytes, or None when it is missing.
 
-        Asks Swift only about chunks this process has not seen stored.
+        Asks the index, then Swift, only about chunks this process has not
+        seen stored.
         """
+        location = self._locate(container, [name]).get(name)
+        if location is not None:
+            return location.length
+        return self._object_size(env, container, name)
+
+    def _object_size(self, env, container, name):
+        """The size of chunk object ``name`` (stored one per object), or
+        None; asks Swift unless this process has seen it stored."""
         size = self._known.get(container, name)
         if size is not None:
             return size
@@ -389,15 +443,48 @@ class ChunkStore:
     def chunk_sizes(self, env, container, names, fresh=False):
         """Sizes of ``names`` in order (None for missing ones).
 
-        HEADs only the chunks not known yet, :attr:`concurrency` at a time;
-        with ``fresh``, every chunk (a restore asks Swift itself: a chunk
-        may have been removed behind this process's back).
+        Chunks in packs are found in the index, one query per
+        :data:`~stacksync_swift.metadata.chunkindex.BATCH` names. The
+        others (stored one per object) are asked about with HEADs, for
+        the chunks not known yet, :attr:`concurrency` at a time; with
+        ``fresh``, every chunk is looked up again (a restore asks the
+        index and Swift themselves: a chunk may have been removed behind
+        this process's back).
         """
-        size_of = self._head_chunk if fresh else self.chunk_size
+        located = self._locate(container, names, fresh=fresh)
+        if fresh and located:
+            located = self._in_stored_packs(env, container, located)
+        others = [name for name in dict.fromkeys(names)
+                  if name not in located]
+        size_of = self._head_chunk if fresh else self._object_size
         pile = GreenPile(GreenPool(self.concurrency))
-        for name in names:
+        for name in others:
             pile.spawn(size_of, env, container, name)
-        return list(pile)
+        sizes = dict(zip(others, pile))
+        return [located[name].length if name in located else sizes[name]
+                for name in names]
+
+    def _in_stored_packs(self, env, container, located):
+        """The ``located`` chunks whose pack Swift still has (one HEAD per
+        pack): a pack removed behind the index's back (by hand, or lost)
+        takes its chunks with it."""
+        pack_names = sorted({location.pack for location in located.values()})
+        pile = GreenPile(GreenPool(self.concurrency))
+        for pack in pack_names:
+            pile.spawn(self._pack_stored, env, container, pack)
+        stored = {pack for pack, present in zip(pack_names, pile) if present}
+        return {name: location for name, location in located.items()
+                if location.pack in stored}
+
+    def _pack_stored(self, env, container, pack):
+        path = self._path(container, pack)
+        status, _ = self._call(env, 'HEAD', path + '?' + NO_FOLLOW)
+        if status == 404:
+            self.logger.error('pack %s is missing from Swift', path)
+            return False
+        if status // 100 != 2:
+            self._fail('HEAD', path, status)
+        return True
 
     def missing_chunks(self, env, container, names):
         """The ``names`` that are not stored, in the order given.
@@ -411,15 +498,18 @@ class ChunkStore:
         412, which is deduplication. Never the other way round: chunks
         are not deleted while their workspace lives.
         """
-        unknown = [name for name in names
-                   if self._known.get(container, name) is None]
+        located = self._locate(container, names)
+        unknown = [name for name in names if name not in located
+                   and self._known.get(container, name) is None]
         if len(unknown) >= LISTING_MIN_NAMES and \
                 self._object_count(env, container) <= \
                 LISTING_PER_NAME * len(unknown):
             listed = self._learn_listing(env, container)
             return [name for name in unknown if name not in listed]
-        sizes = self.chunk_sizes(env, container, unknown)
-        return [name for name, size in zip(unknown, sizes) if size is None]
+        pile = GreenPile(GreenPool(self.concurrency))
+        for name in unknown:
+            pile.spawn(self._object_size, env, container, name)
+        return [name for name, size in zip(unknown, pile) if size is None]
 
     def _object_count(self, env, container):
         path = self._path(container)
@@ -457,6 +547,16 @@ class ChunkStore:
             raise ChunkNameMismatch('invalid chunk name %r' % (name,))
         if verify and chunking.chunk_name(data) != name:
             raise ChunkNameMismatch('chunk bytes do not hash to %s' % name)
+        if self.index is not None:
+            if self._locate(container, [name]):
+                return False
+            packer = _Packer(self, env, container)
+            packer.add(name, data)
+            return name in packer.finish()
+        return self._put_object(env, container, name, data)
+
+    def _put_object(self, env, container, name, data):
+        """Store a chunk as its own object (no chunk index)."""
         path = self._path(container, name)
         headers = {'If-None-Match': '*',
                    'Content-Length': str(len(data)),
@@ -498,12 +598,43 @@ class ChunkStore:
         commits never references a chunk that is not stored; the first
         failure is raised after the others have ended.
 
+        With a chunk index (the proxy), new chunks go into packs instead
+        (:class:`_Packer`): up to :attr:`packs_in_flight` pack PUTs run
+        while the next pack fills, and a chunk the index already locates
+        is not stored again.
+
         :param reader: file-like with ``read(n)`` (``wsgi.input``)
         :param length: the bytes it holds, when known (Content-Length); a
             shorter stream raises :class:`chunking.TruncatedStream`
         :returns: :class:`StoredContent`
         """
         content = chunking.iter_chunks(reader, length)
+        if self.index is None:
+            return self._store_objects(env, container, content)
+        packer = _Packer(self, env, container)
+        chunks = []
+        try:
+            for chunk in content:
+                chunks.append((chunk.name, chunk.size))
+                if not packer.holds(chunk.name) and \
+                        not self._locate(container, [chunk.name]):
+                    packer.add(chunk.name, chunk.data)
+                del chunk
+        except BaseException:
+            packer.abandon()
+            raise
+        added = packer.finish()
+        written, seen = [], set()
+        for name, _size in chunks:
+            written.append(name in added and name not in seen)
+            seen.add(name)
+        return StoredContent(
+            chunks, content.size, content.sha256, sum(written),
+            sum(size for (_name, size), new in zip(chunks, written) if new),
+            tuple(written))
+
+    def _store_objects(self, env, container, content):
+        """store_stream without a chunk index: one object per chunk."""
         pool = GreenPool(self.concurrency)
         puts, failures = [], []
         try:
@@ -534,10 +665,143 @@ class ChunkStore:
     def _put_noting_failure(self, failures, env, container, name, data):
         """put_chunk for a green thread: a failure is kept, not raised."""
         try:
-            return self.put_chunk(env, container, name, data, verify=False)
+            return self._put_object(env, container, name, data)
         except Exception as error:
             failures.append(error)
             return False
+
+    def _put_pack(self, env, container, bodies, entries):
+        """Store one pack, write-once, then record it in the chunk index.
+
+        The index rows are written only after Swift answered 201: a chunk
+        counts as stored from then on. A failure of either leaves at worst
+        a pack no row points to, which garbage collection removes.
+
+        :returns: the names the index took from this pack
+        """
+        tail = packs.encode_index(entries)
+        size = sum(len(body) for body in bodies) + len(tail)
+        name = packs.new_pack_name()
+        path = self._path(container, name)
+        headers = {'If-None-Match': '*', 'Content-Length': str(size),
+                   'Content-Type': 'application/octet-stream'}
+        if self.chunk_etag:
+            md5 = hashlib.md5(usedforsecurity=False)
+            for body in bodies:
+                md5.update(body)
+            md5.update(tail)
+            headers['Etag'] = md5.hexdigest()
+        req = self._subrequest(env, 'PUT', path, headers)
+        req.environ['wsgi.input'] = _PiecesReader(bodies + [tail])
+        resp = req.get_response(self.app)
+        drain_and_close(resp)
+        if resp.status_int != 201:
+            self._fail('PUT', path, resp.status_int)
+        added = self.index.add_pack(container, name, size, entries)
+        for chunk, offset, length in entries:
+            if chunk in added:
+                self._located.add(container, chunk,
+                                  chunkindex.Location(name, offset, length))
+        return added
+
+    # -- the chunk index from Swift alone ---------------------------------
+
+    def read_pack_index(self, env, container, pack, size):
+        """``[(name, offset, length), ...]`` as the pack's own index says.
+
+        Two ranged GETs: the trailer, then the index it points to.
+
+        :raises packs.BadPack: the object is not a whole pack
+        """
+        if size < packs.TRAILER_SIZE:
+            raise packs.BadPack('%s has %d bytes, fewer than a pack trailer'
+                                % (pack, size))
+        with closing_if_possible(self._open_range(
+                env, container, pack, size - packs.TRAILER_SIZE,
+                size)) as body:
+            length = packs.index_length(body.read(packs.TRAILER_SIZE))
+        start = size - packs.TRAILER_SIZE - length
+        if start < 0:
+            raise packs.BadPack('%s has %d bytes, fewer than its index says'
+                                % (pack, size))
+        if length == 0:
+            return packs.decode_index(b'', size)
+        with closing_if_possible(self._open_range(
+                env, container, pack, start, start + length)) as body:
+            return packs.decode_index(body.read(length), size)
+
+    def rebuild_index(self, env, container):
+        """Record every pack of ``container`` in the chunk index from the
+        packs' own indexes (rows already there are kept).
+
+        :returns: ``{'packs': read, 'chunks': rows added, 'bad': objects
+            named like packs that are not whole packs (logged, skipped)}``
+        """
+        report = {'packs': 0, 'chunks': 0, 'bad': 0}
+        for entry in self._iter_listing(env, container):
+            name = entry['name']
+            if not packs.is_pack_name(name):
+                continue
+            size = int(entry['bytes'])
+            try:
+                entries = self.read_pack_index(env, container, name, size)
+            except packs.BadPack as error:
+                self.logger.error('%s/%s is not a pack: %s', container,
+                                  name, error)
+                report['bad'] += 1
+                continue
+            added = self.index.add_pack(container, name, size, entries)
+            report['packs'] += 1
+            report['chunks'] += len(added)
+        return report
+
+    def iter_containers(self, env):
+        """The names of the installation account's containers."""
+        marker = ''
+        while True:
+            path = '/v1/%s?format=json&limit=%d&marker=%s' % (
+                quote(self.account), LISTING_LIMIT, quote(marker, safe=''))
+            resp = self._response(env, 'GET', path)
+            with closing_if_possible(resp.app_iter):
+                body = b''.join(resp.app_iter)
+            if resp.status_int // 100 != 2:
+                self._fail('GET', path, resp.status_int)
+            page = json.loads(body) if resp.status_int == 200 else []
+            if not page:
+                return
+            for entry in page:
+                yield entry['name']
+            marker = page[-1]['name']
+
+    def copy_chunks(self, env, src_container, dst_container, names):
+        """Copy chunks into another workspace, server side.
+
+        With a chunk index they are read (from packs or their own objects)
+        and written into the destination's packs, so a shared folder's
+        history costs one PUT per pack, not one per chunk; chunks the
+        destination already holds are skipped.
+
+        :returns: how many chunks were copied now
+        """
+        names = list(dict.fromkeys(names))
+        if self.index is None:
+            return sum(self.copy_chunk(env, src_container, dst_container,
+                                       name) for name in names)
+        present = self._locate(dst_container, names)
+        wanted = [name for name in names if name not in present]
+        packer = _Packer(self, env, dst_container)
+        try:
+            # Encrypted chunks cannot be checked here and plain ones are
+            # checked by every read from the destination: copy the bytes.
+            bodies = self._stream(env, src_container,
+                                  (_Piece(name) for name in wanted), False)
+            with closing_if_possible(bodies):
+                for name, data in zip(wanted, bodies):
+                    packer.add(name, data)
+        except BaseException:
+            packer.abandon()
+            raise
+        return len(packer.finish())
 
     def copy_chunk(self, env, src_container, dst_container, name):
         """Copy a chunk into another workspace, server side, write-once.
@@ -622,52 +886,116 @@ class ChunkStore:
         return self._stream(env, container, [_Piece(name)], verify)
 
     def _stream(self, env, container, pieces, verify):
-        """The bytes of ``pieces`` (:class:`_Piece`) in order.
+        """The bytes of ``pieces`` (:class:`_Piece`) in order, one bytes
+        object per piece.
 
-        Each piece's chunk is fetched whole and checked (:meth:`_fetch`) in
-        a green thread up to :attr:`prefetch` pieces before its bytes are
-        needed; nothing of a chunk is yielded before it passed. Closing
-        the generator (a client gone) waits for the fetches under way and
-        drops them.
+        Pieces are grouped into runs (:meth:`_runs`): adjacent chunks of
+        one pack are one ranged GET, a chunk stored as its own object is
+        one GET. Up to :attr:`prefetch` runs are opened in green threads
+        before their bytes are needed (a pack range's response waits with
+        its first bytes in the socket buffers; an object chunk is fetched
+        and checked whole). Every chunk is checked before any of its bytes
+        is yielded. Closing the generator (a client gone) waits for the
+        openings under way and closes them.
         """
-        pieces = iter(pieces)
+        runs = self._runs(container, pieces)
         ahead = collections.deque()
         try:
             while True:
-                self._open_ahead(env, container, pieces, ahead, verify)
+                while len(ahead) <= self.prefetch:
+                    run = next(runs, None)
+                    if run is None:
+                        break
+                    ahead.append((run, spawn(self._open_in_turn, env,
+                                             container, run, verify)))
                 if not ahead:
                     return
-                piece, fetching = ahead.popleft()
-                data, error = fetching.wait()
+                run, opening = ahead.popleft()
+                opened, error = opening.wait()
                 if error is not None:
                     raise error
-                if piece.whole:
-                    yield data
-                else:
-                    yield data[piece.first:piece.last]
-                del data
+                yield from run.read(self, container, opened, verify)
+                del opened
         finally:
-            for _piece, fetching in ahead:
-                _discard(fetching)
+            for _run, opening in ahead:
+                _discard(opening)
 
-    def _open_ahead(self, env, container, pieces, ahead, verify):
-        """Start fetches until ``ahead`` holds the current piece + prefetch.
-        """
-        while len(ahead) <= self.prefetch:
-            piece = next(pieces, None)
-            if piece is None:
+    def _runs(self, container, pieces):
+        """Group ``pieces`` into :class:`_PackRun` and :class:`_ObjectRun`,
+        locating :data:`LOCATE_BATCH` chunks per index query."""
+        pieces = iter(pieces)
+        while True:
+            batch = list(itertools.islice(pieces, LOCATE_BATCH))
+            if not batch:
                 return
-            ahead.append((piece, spawn(self._fetch_in_turn, env,
-                                       container, piece, verify)))
+            located = self._locate(container, [p.name for p in batch])
+            run = None
+            for piece in batch:
+                location = located.get(piece.name)
+                if run is not None and \
+                        not run.continued_by(location):
+                    yield run
+                    run = None
+                if location is None:
+                    yield _ObjectRun(piece)
+                    continue
+                if run is None:
+                    run = _PackRun(location.pack, location.offset)
+                run.add(piece, location)
+            if run is not None:
+                yield run
 
-    def _fetch_in_turn(self, env, container, piece, verify):
-        """:meth:`_fetch` for a green thread: ``(bytes, None)`` or
-        ``(None, error)``, raised when the piece's turn comes (an error
-        raised in the green thread would be reported there too)."""
+    def _open_in_turn(self, env, container, run, verify):
+        """``run.open`` for a green thread: ``(opened, None)`` or ``(None,
+        error)``, raised when the run's turn comes (an error raised in the
+        green thread would be reported there too)."""
         try:
-            return self._fetch(env, container, piece, verify), None
+            return run.open(self, env, container, verify), None
         except Exception as error:
             return None, error
+
+    def _open_range(self, env, container, pack, start, end):
+        """A :class:`_BodyReader` of bytes ``[start, end)`` of a pack."""
+        path = self._path(container, pack)
+        resp = self._response(env, 'GET', path + '?' + NO_FOLLOW,
+                              {'Range': 'bytes=%d-%d' % (start, end - 1)})
+        if resp.status_int not in (200, 206) or _is_link(resp.headers):
+            close_if_possible(resp.app_iter)
+            if resp.status_int // 100 == 2:
+                raise StorageError('%s is a manifest or symlink, not a '
+                                   'pack' % path)
+            self._fail('GET', path, resp.status_int)
+        # 200: Swift sent the whole object (a range it chose to ignore).
+        return _BodyReader(resp.app_iter,
+                           skip=start if resp.status_int == 200 else 0)
+
+    def _check_packed(self, container, piece, location, data, verify):
+        """Refuse a chunk read from a pack whose bytes are not the chunk.
+
+        The pack cannot be changed (other chunks live in it): the chunk's
+        row leaves the index instead, so the next upload of the chunk
+        stores it again and reads find that copy.
+        """
+        problem = None
+        if len(data) != location.length:
+            # A short read is Swift's failure, not damage.
+            raise StorageError('%s/%s: %d bytes of chunk %s instead of %d'
+                               % (container, location.pack, len(data),
+                                  piece.name, location.length))
+        if piece.size is not None and location.length != piece.size:
+            problem = '%d bytes instead of %d' % (location.length,
+                                                  piece.size)
+        elif verify and chunking.chunk_name(data) != piece.name:
+            problem = 'content does not hash to its name'
+        if problem is None:
+            return
+        self.logger.error('forgetting chunk %s in pack %s/%s: %s',
+                          piece.name, container, location.pack, problem)
+        self._located.forget_one(container, piece.name)
+        self.index.forget_chunk(container, piece.name, location.pack)
+        raise CorruptChunk('corrupt chunk %s in %s: %s; it was removed, '
+                           'upload it again'
+                           % (piece.name, container, problem))
 
     def _fetch(self, env, container, piece, verify):
         """One whole chunk's bytes, checked against its name and size.
@@ -734,10 +1062,183 @@ class _Piece(NamedTuple):
                                      self.last == self.size)
 
 
-def _discard(fetching):
-    """Wait for a fetch started ahead and no longer wanted (its result,
-    failure included, no longer matters to anyone)."""
-    fetching.wait()
+def _discard(opening):
+    """Wait for a run opened ahead and no longer wanted, and close it (its
+    result, failure included, no longer matters to anyone)."""
+    opened, _error = opening.wait()
+    close_if_possible(opened)
+
+
+class _ObjectRun:
+    """One chunk stored as its own object, fetched and checked whole."""
+
+    def __init__(self, piece):
+        self.piece = piece
+
+    @staticmethod
+    def continued_by(location):
+        return False
+
+    def open(self, store, env, container, verify):
+        return store._fetch(env, container, self.piece, verify)
+
+    def read(self, store, container, data, verify):
+        piece = self.piece
+        yield data if piece.whole else data[piece.first:piece.last]
+
+
+class _PackRun:
+    """Adjacent chunks of one pack: one ranged GET, read chunk by chunk,
+    each checked before its bytes are yielded."""
+
+    def __init__(self, pack, start):
+        self.pack = pack
+        self.start = self.end = start
+        self.items = []
+
+    def continued_by(self, location):
+        return location is not None and location.pack == self.pack and \
+            location.offset == self.end
+
+    def add(self, piece, location):
+        self.items.append((piece, location))
+        self.end = location.offset + location.length
+
+    def open(self, store, env, container, verify):
+        return store._open_range(env, container, self.pack, self.start,
+                                 self.end)
+
+    def read(self, store, container, body, verify):
+        with closing_if_possible(body):
+            for piece, location in self.items:
+                data = body.read(location.length)
+                store._check_packed(container, piece, location, data,
+                                    verify)
+                if piece.whole:
+                    yield data
+                else:
+                    yield data[piece.first:piece.last]
+                del data
+
+
+class _Packer:
+    """Fills packs with one upload's new chunks and stores each full one.
+
+    :meth:`add` takes a chunk's bytes; a pack that would grow past the
+    store's ``pack_size`` is sent first (:meth:`ChunkStore._put_pack` in
+    a green thread, at most ``packs_in_flight`` at once: the pool's limit
+    is the back pressure that bounds memory to ``packs_in_flight + 1``
+    packs). :meth:`finish` sends the last pack, waits for every PUT and
+    returns the names the index took from these packs; the first failure
+    is raised after the other PUTs have ended.
+    """
+
+    # Bytes of pack index per chunk, reserved while a pack fills: a name
+    # (68), two numbers and JSON's punctuation.
+    INDEX_BYTES_PER_CHUNK = 100
+
+    def __init__(self, store, env, container):
+        self.store = store
+        self.env = env
+        self.container = container
+        self.pool = GreenPool(store.packs_in_flight)
+        self.names = set()
+        self.added = set()
+        self.failures = []
+        self._bodies, self._entries, self._size = [], [], 0
+
+    def holds(self, name):
+        return name in self.names
+
+    def add(self, name, data):
+        if self.failures:
+            raise self.failures[0]
+        index_bytes = self.INDEX_BYTES_PER_CHUNK * (len(self._entries) + 1)
+        if self._bodies and self._size + len(data) + index_bytes + \
+                packs.TRAILER_SIZE > self.store.pack_size:
+            self._send()
+        self._entries.append((name, self._size, len(data)))
+        self._bodies.append(data)
+        self._size += len(data)
+        self.names.add(name)
+
+    def _send(self):
+        bodies, entries = self._bodies, self._entries
+        self._bodies, self._entries, self._size = [], [], 0
+        self.pool.spawn(self._store, bodies, entries)
+
+    def _store(self, bodies, entries):
+        try:
+            self.added.update(self.store._put_pack(
+                self.env, self.container, bodies, entries))
+        except Exception as error:
+            self.failures.append(error)
+
+    def finish(self):
+        if self._bodies and not self.failures:
+            self._send()
+        self.pool.waitall()
+        if self.failures:
+            raise self.failures[0]
+        return self.added
+
+    def abandon(self):
+        """Drop the pack being filled and wait for the PUTs under way."""
+        self._bodies, self._entries, self._size = [], [], 0
+        self.pool.waitall()
+
+
+class _PiecesReader:
+    """``wsgi.input`` over a list of byte strings, without joining them."""
+
+    def __init__(self, pieces):
+        self._pieces = collections.deque(piece for piece in pieces if piece)
+        self._offset = 0
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            size = sum(len(piece) for piece in self._pieces) - self._offset
+        out = []
+        while size > 0 and self._pieces:
+            piece = self._pieces[0]
+            taken = piece[self._offset:self._offset + size]
+            out.append(taken)
+            size -= len(taken)
+            self._offset += len(taken)
+            if self._offset == len(piece):
+                self._pieces.popleft()
+                self._offset = 0
+        return b''.join(out)
+
+    def close(self):
+        self._pieces.clear()
+
+
+class _BodyReader:
+    """Exact-length reads from a response's ``app_iter``."""
+
+    def __init__(self, app_iter, skip=0):
+        self._app_iter = app_iter
+        self._parts = iter(app_iter)
+        self._buffer = b''
+        if skip:
+            self.read(skip)
+
+    def read(self, size):
+        """``size`` bytes, or fewer where the body ends."""
+        pieces, have = [self._buffer], len(self._buffer)
+        while have < size:
+            part = next(self._parts, None)
+            if part is None:
+                break
+            pieces.append(part)
+            have += len(part)
+        data = b''.join(pieces)
+        self._buffer = data[size:]
+        return data[:size]
+
+    def close(self):
+        close_if_possible(self._app_iter)
 
 
 def _pieces(chunks, start, end):

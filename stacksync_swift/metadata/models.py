@@ -44,6 +44,15 @@ The tables, and the queries their indexes serve:
     the workspace owner's quota (:meth:`~.service.MetadataService.
     reserve_chunk`) until a version references them, when the file's size
     takes over.
+``packs``, ``chunk_locations``
+    The chunk index (DESIGN.md "Chunks and packs"): every pack object in a
+    container, and where each chunk stored in a pack lies,
+    (container, chunk) -> (pack, offset, length). Keyed by container, not
+    workspace: a shared folder's first accept fills its new container
+    before the workspace row exists. A row is written only after its
+    pack's PUT succeeded, so a located chunk is stored. Chunks stored one
+    per object (``chk-...`` objects, from before packs or written by raw
+    Swift) have no row and are found in Swift.
 ``outbox``
     Events written in the transaction of the change they announce and
     published after it (DESIGN.md section 6); ``published`` is the order
@@ -276,6 +285,31 @@ class ChunkUpload(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime.datetime] = mapped_column(
         UTCDateTime, default=utcnow)
+
+
+class Pack(Base):
+    __tablename__ = 'packs'
+
+    container: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        UTCDateTime, default=utcnow)
+
+
+class ChunkLocation(Base):
+    __tablename__ = 'chunk_locations'
+    __table_args__ = (
+        # A pack's chunks, for garbage collection and for dropping a pack.
+        Index('ix_chunk_locations_pack', 'container', 'pack'),
+    )
+
+    container: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(68), primary_key=True)
+    pack: Mapped[str] = mapped_column(String(40))
+    offset: Mapped[int] = mapped_column(BigInteger)
+    length: Mapped[int] = mapped_column(Integer)
 
 
 class Outbox(Base):

@@ -16,7 +16,9 @@ import uuid
 import pytest
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1Session
+from swiftclient import client as swiftclient
 
+from stacksync_swift import packs
 from stacksync_swift.metadata import credentials
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import service
@@ -131,10 +133,52 @@ def chunk_name(data):
     return 'chk-' + hashlib.sha256(data).hexdigest()
 
 
+def stored_chunks(objects):
+    """``{chunk name: body}`` of a container's ``{object name: body}``:
+    the chunks in its packs and those stored one per object."""
+    chunks = {}
+    for name, body in objects.items():
+        if packs.is_pack_name(name):
+            chunks.update(packs.split(body))
+        elif name.startswith('chk-'):
+            chunks[name] = body
+    return chunks
+
+
 def raw_url(cluster, container, obj=''):
     """The raw Swift URL of a container (or an object in it)."""
     return '%s/v1/%s/%s/%s' % (cluster.url, cluster.storage_account,
                                container, obj)
+
+
+def raw_chunk_url(cluster, container, chunk):
+    """The raw Swift URL of the object that holds ``chunk``: its pack, or
+    the chunk's own object (found as the installation admin, through the
+    proxy without our filters, so the proxy under test caches nothing of
+    the container's, its ACLs included)."""
+    conn = swiftclient.Connection(cluster.bare_url + '/auth/v1.0',
+                                  cluster.admin_user, cluster.admin_key,
+                                  retries=2)
+    try:
+        _headers, listing = conn.get_container(container, full_listing=True)
+        for entry in listing:
+            if entry['name'] == chunk or (
+                    packs.is_pack_name(entry['name']) and chunk in dict(
+                        packs.split(conn.get_object(container,
+                                                    entry['name'])[1]))):
+                return raw_url(cluster, container, entry['name'])
+    finally:
+        conn.close()
+    raise KeyError(chunk)
+
+
+def raw_chunk(resp, chunk):
+    """The bytes of ``chunk`` in a raw GET's answer for
+    :func:`raw_chunk_url`: the whole object, or the chunk's part of a
+    pack."""
+    if packs.is_pack_name(resp.url.rsplit('/', 1)[-1].split('?')[0]):
+        return dict(packs.split(resp.content))[chunk]
+    return resp.content
 
 
 def loopback():

@@ -9,8 +9,11 @@
 * :func:`audit` checks the server's records against Swift: every version
   of every file names chunks that are stored, whose bytes hash to their
   names and, joined, to the version's content hash; every acknowledged
-  version is still in the history with the same hash. A chunk the
-  container listing lacks is fetched by name (:class:`StoredChunks`).
+  version is still in the history with the same hash. Chunks are found
+  as the proxy finds them: in the pack the chunk index names, else as an
+  object of their own, fetched by name when the listing lacks it
+  (:class:`StoredChunks`); every pack listed holds only chunks whose
+  bytes hash to their names.
 """
 
 import collections
@@ -19,9 +22,14 @@ import hashlib
 import os
 import threading
 
+from sqlalchemy import select
 from swiftclient import client as swiftclient
 
 from stacksync_swift import aio
+from stacksync_swift import packs
+from stacksync_swift.metadata import chunkindex
+from stacksync_swift.metadata import db
+from stacksync_swift.metadata.models import ChunkLocation
 from tests.functional import apiclient
 
 # Statuses a racing client may get besides 2xx: the item was deleted or
@@ -141,8 +149,8 @@ def admin_swift(cluster):
                                   cluster.admin_key, retries=2)
 
 
-def stored_chunks(cluster, container):
-    """``{chunk name: bytes}`` of every object in the container listing."""
+def stored_objects(cluster, container):
+    """``{object name: bytes}`` of every object in the container listing."""
     conn = admin_swift(cluster)
     try:
         _headers, listing = conn.get_container(container, full_listing=True)
@@ -152,21 +160,38 @@ def stored_chunks(cluster, container):
         conn.close()
 
 
-class StoredChunks:
-    """The chunks of one container: those listed, then any asked by name.
+def chunk_locations(cluster, container):
+    """``{chunk: Location}`` of the container's chunk index rows."""
+    engine = db.create_engine(cluster.database_url)
+    try:
+        with db.session(engine) as session:
+            return {row.name: chunkindex.Location(row.pack, row.offset,
+                                                  row.length)
+                    for row in session.scalars(select(ChunkLocation).where(
+                        ChunkLocation.container == container))}
+    finally:
+        engine.dispose()
 
-    The listing alone is not the truth. An object server killed after it
-    stored an object but before the container server heard of it leaves
-    the object stored and unlisted (Swift writes an async pending only
-    when the update fails, and a killed server writes nothing). So a name
-    the listing lacks is fetched directly; only a 404 means missing.
+
+class StoredChunks:
+    """The chunks of one container, found the way the proxy finds them.
+
+    A chunk the chunk index locates is read from its pack, at its offset
+    (the pack fetched by name: :func:`check_packs` checks the listed
+    ones). Any other chunk is an object of its own, and the listing alone
+    is not the truth for those: an object server killed after it stored
+    an object but before the container server heard of it leaves the
+    object stored and unlisted (Swift writes an async pending only when
+    the update fails, and a killed server writes nothing). So a name the
+    listing lacks is fetched directly; only a 404 means missing.
     """
 
     def __init__(self, cluster, container):
         self.cluster = cluster
         self.container = container
-        self.listed = stored_chunks(cluster, container)
-        self.unlisted = {}
+        self.listed = stored_objects(cluster, container)
+        self.locations = chunk_locations(cluster, container)
+        self.found = {}
 
     def __contains__(self, name):
         return self.get(name) is not None
@@ -178,13 +203,27 @@ class StoredChunks:
         return data
 
     def get(self, name):
+        if name not in self.found:
+            self.found[name] = self._find(name)
+        return self.found[name]
+
+    def _find(self, name):
+        location = self.locations.get(name)
+        if location is not None:
+            pack = self._object(location.pack)
+            assert pack is not None, 'chunk %s: pack %s is gone' % (
+                name, location.pack)
+            data = pack[location.offset:location.offset + location.length]
+        else:
+            data = self._object(name)
+            if data is None:
+                return None
+        check_chunk_name(name, data)
+        return data
+
+    def _object(self, name):
         if name in self.listed:
             return self.listed[name]
-        if name not in self.unlisted:
-            self.unlisted[name] = self._fetch(name)
-        return self.unlisted[name]
-
-    def _fetch(self, name):
         conn = admin_swift(self.cluster)
         try:
             data = conn.get_object(self.container, name)[1]
@@ -194,8 +233,19 @@ class StoredChunks:
             raise
         finally:
             conn.close()
-        check_chunk_name(name, data)
+        self.listed[name] = data
         return data
+
+
+def check_objects(objects):
+    """Every object of a plain workspace's container is a chunk named by
+    its hash or a whole pack of such chunks."""
+    for name, data in objects.items():
+        if packs.is_pack_name(name):
+            for chunk, body in packs.split(data):
+                check_chunk_name(chunk, body)
+        else:
+            check_chunk_name(name, data)
 
 
 def check_chunk_name(name, data):
@@ -225,8 +275,7 @@ def audit(cluster, client, workspace_id, ledger=None):
     """
     workspace = client.get('/v1/workspace/%d' % workspace_id).json()
     chunks = StoredChunks(cluster, workspace['container'])
-    for name, data in chunks.listed.items():
-        check_chunk_name(name, data)
+    check_objects(chunks.listed)
     checked = 0
     for item in all_items(client, workspace_id).values():
         if item['is_folder']:

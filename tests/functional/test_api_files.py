@@ -10,7 +10,6 @@ import random
 import threading
 
 import pytest
-from swiftclient import client as swiftclient
 
 from stacksync_swift import chunking
 from stacksync_swift.chunking import MiB
@@ -29,14 +28,6 @@ def other(cluster, stores):
     made = APIClient(cluster, stores)
     yield made
     made.close()
-
-
-@pytest.fixture(scope='module')
-def admin(cluster):
-    conn = swiftclient.Connection(cluster.auth_url, cluster.admin_user,
-                                  cluster.admin_key, retries=0)
-    yield conn
-    conn.close()
 
 
 def random_bytes(size, seed=0):

@@ -80,7 +80,7 @@ def snapshot(cluster, client):
             'usage': account.get('quota_used', account.get('usage')),
             'listing': sorted((i['id'], i['filename'], i['version'])
                               for i in listing),
-            'objects': sorted(faults.stored_chunks(
+            'objects': sorted(faults.stored_objects(
                 cluster, workspace['container']))}
 
 

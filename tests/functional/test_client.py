@@ -10,6 +10,7 @@ import io
 import os
 
 from stacksync_swift.client import cli
+from tests.functional import apiclient
 from tests.functional import clientuser
 from tests.functional.clientuser import tree
 from tests.functional.clientuser import write
@@ -94,10 +95,11 @@ def test_encrypted_workspace_stores_ciphertext(alice, bob, cluster,
     swift = connect(cluster, cluster.admin_user)
     try:
         _headers, objects = swift.get_container(container)
-        chunks = [o['name'] for o in objects if o['name'].startswith('chk')]
+        chunks = apiclient.stored_chunks({
+            o['name']: swift.get_object(container, o['name'])[1]
+            for o in objects})
         assert chunks
-        for name in chunks:
-            _h, body = swift.get_object(container, name)
+        for body in chunks.values():
             assert b'launch code' not in body
             assert body[:1] == b'\x01'
     finally:

@@ -15,6 +15,7 @@ import pytest
 
 from stacksync_swift.client import codec
 from stacksync_swift.client import credentials
+from tests.functional import apiclient
 from tests.functional import clientuser
 from tests.functional.clientuser import PASSPHRASE
 from tests.functional.clientuser import tree
@@ -69,8 +70,7 @@ def container_objects(cluster, container):
 
 
 def assert_only_ciphertext(objects):
-    chunks = {name: body for name, body in objects.items()
-              if name.startswith('chk-')}
+    chunks = apiclient.stored_chunks(objects)
     assert chunks
     for body in chunks.values():
         assert body[:1] == codec.ENCRYPTED_VERSION
@@ -93,7 +93,8 @@ def test_bob_syncs_the_shared_folder_with_the_vaults_passphrase(
     assert tree(theirs) == {os.path.join('plans', path): data
                             for path, data in PLANS.items()}
     verifier = codec.verifier_chunk_name(shared['container'])
-    assert verifier in container_objects(cluster, shared['container'])
+    assert verifier in apiclient.stored_chunks(
+        container_objects(cluster, shared['container']))
 
     write(theirs / 'plans' / 'draft.txt', b'the secret plan, from bob\n')
     bob.run('sync', str(theirs))
@@ -135,7 +136,8 @@ def test_a_wrong_passphrase_is_refused_and_seals_nothing(
         assert err.startswith("ERROR: the passphrase of workspace 'plans'")
         assert 'is wrong' in err
     verifier = codec.verifier_chunk_name(shared['container'])
-    assert verifier not in container_objects(cluster, shared['container'])
+    assert verifier not in apiclient.stored_chunks(
+        container_objects(cluster, shared['container']))
     assert credentials.load_key(shared['id'], bob.config_of('laptop')) is None
     assert not os.path.exists(theirs / 'plans' / 'draft.txt')
     # The right passphrase then opens it: nothing was sealed wrongly.

@@ -13,6 +13,8 @@ import shutil
 
 import pytest
 
+from stacksync_swift import chunking
+from stacksync_swift import packs
 from stacksync_swift.client import credentials
 from tests.functional import clientuser
 from tests.functional.clientuser import PASSPHRASE
@@ -77,7 +79,8 @@ def assert_only_ciphertext(view):
         assert stem not in view['bodies']
         assert all(stem not in name for name in view['names'])
         assert all(stem not in name for name in view['objects'])
-    assert all(name.startswith('chk-') for name in view['objects'])
+    assert all(chunking.is_chunk_name(name) or packs.is_pack_name(name)
+               for name in view['objects'])
     assert 'Ünïcode' not in ''.join(view['names'])
 
 

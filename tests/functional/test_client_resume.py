@@ -23,14 +23,14 @@ import textwrap
 import time
 
 import pytest
-from swiftclient import client as swiftclient
 
 from stacksync_swift import chunking
 from stacksync_swift.client import api
 from stacksync_swift.client import cli
 from stacksync_swift.client import credentials
+from tests.functional import apiclient
+from tests.functional import faults
 from tests.functional.apiclient import APIClient
-from tests.functional.conftest import connect
 
 FILES = 3
 FILE_SIZE = 6 * chunking.MiB
@@ -147,28 +147,13 @@ def container(user):
 
 def stored_chunks(cluster, user, names=None):
     """The chunks Swift holds in the user's workspace container: of
-    ``names`` (one HEAD each), or every one its listing shows."""
-    swift = connect(cluster, cluster.admin_user)
-    try:
-        if names is None:
-            _headers, objects = swift.get_container(container(user),
-                                                    full_listing=True)
-            return {each['name'] for each in objects
-                    if chunking.is_chunk_name(each['name'])}
-        return {name for name in names
-                if _exists(swift, container(user), name)}
-    finally:
-        swift.close()
-
-
-def _exists(swift, container_name, name):
-    try:
-        swift.head_object(container_name, name)
-    except swiftclient.ClientException as error:
-        if error.http_status == 404:
-            return False
-        raise
-    return True
+    ``names`` (in packs the chunk index names, else objects fetched by
+    name), or every one its listing shows."""
+    if names is None:
+        return set(apiclient.stored_chunks(
+            faults.stored_objects(cluster, container(user))))
+    chunks = faults.StoredChunks(cluster, container(user))
+    return {name for name in names if name in chunks}
 
 
 def test_a_killed_upload_resumes_without_resending(user, cluster,

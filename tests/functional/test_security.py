@@ -26,8 +26,11 @@ import urllib.parse
 
 import pytest
 
+from stacksync_swift import packs
 from tests.functional import apiclient
 from tests.functional.apiclient import chunk_name
+from tests.functional.apiclient import raw_chunk
+from tests.functional.apiclient import raw_chunk_url
 from tests.functional.apiclient import raw_url
 from tests.functional.conftest import connect
 
@@ -156,7 +159,10 @@ def test_an_editor_cannot_overwrite_a_chunk_raw(cluster, alice, bob,
     url = raw_url(cluster, container, name)
     # Other bytes under the name: refused before Swift sees them.
     assert_json_error(bob.session.put(url, data=b'evil bytes'), 400)
-    # The right bytes: already stored, and never overwritten.
+    # The right bytes: the chunk lives in a pack, which no raw write
+    # reaches; the copy is a verified chunk object that reads never use
+    # while the pack holds the chunk, and it is never overwritten either.
+    assert bob.session.put(url, data=project['first']).status_code == 201
     assert bob.session.put(url, data=project['first']).status_code == 412
     resp = alice.get('/v1/file/%d/data' % project['report']['id'])
     assert resp.status_code == 200 and resp.content == project['first']
@@ -236,9 +242,9 @@ def test_editors_still_upload_verified_chunks_raw(cluster, alice, bob,
     data = b'second draft ' + os.urandom(16)
     url = raw_url(cluster, container, chunk_name(data))
     # Viewers read raw, but do not write.
-    assert carol.session.get(raw_url(
-        cluster, container, project['report']['chunks'][0])).content == \
-        project['first']
+    first = project['report']['chunks'][0]
+    assert raw_chunk(carol.session.get(raw_chunk_url(
+        cluster, container, first)), first) == project['first']
     assert carol.session.put(url, data=data).status_code == 403
     before = alice.get('/v1/account').json()
     resp = bob.session.put(url, data=data)
@@ -267,11 +273,11 @@ def test_a_damaged_chunk_is_a_json_error_and_a_reupload_repairs_it(
     meta = alice.upload(data, name='precious.bin')
     container = private_container(alice)['container']
     [name] = meta['chunks']
-    behind_our_back.put_object(container, name, b'damaged bytes!!')
+    damage(behind_our_back, cluster, container, name)
     resp = alice.get('/v1/file/%d/data' % meta['id'])
     assert_json_error(resp, 409)
     assert resp.json()['code'] == 'chunk_damaged'
-    # The damaged object was removed: the right bytes are stored again.
+    # The damaged chunk was forgotten: the right bytes are stored again.
     resp = alice.put('/v1/workspace/%d/chunk/%s' % (alice.workspace_id,
                                                     name), data=data)
     assert resp.status_code == 201, resp.text
@@ -295,7 +301,7 @@ def test_a_chunk_damaged_mid_download_never_sends_a_traceback(
         headers={'X-StackSync-Device': 'laptop'})
     meta = resp.json()['results'][0]['item']
     container = private_container(alice)['container']
-    behind_our_back.put_object(container, chunk_name(second), b'short')
+    damage(behind_our_back, cluster, container, chunk_name(second))
     # Five bytes of the good chunk go out first, then the bad one fails.
     start = len(first) - 5
     body = raw_get(cluster, alice, '/v1/file/%d/data' % meta['id'],
@@ -305,6 +311,25 @@ def test_a_chunk_damaged_mid_download_never_sends_a_traceback(
     assert body['data'] == first[start:]    # cut short, never garbage
     # ...and the proxy says so, with the request's transaction id.
     assert 'cut short (tx' in cluster.log_tail('proxy', lines=400)
+
+
+def damage(conn, cluster, container, chunk):
+    """Flip the first byte of ``chunk`` where Swift holds it (its pack or
+    its own object), as a failing disk would, behind the proxy's back."""
+    holder = raw_chunk_url(cluster, container, chunk).rsplit('/', 1)[-1]
+    body = bytearray(conn.get_object(container, holder)[1])
+    offset = 0
+    if packs.is_pack_name(holder):
+        offset, = [start for name, start, _length in packs.entries(
+            bytes(body)) if name == chunk]
+    body[offset] ^= 0xFF
+    conn.put_object(container, holder, bytes(body))
+
+
+def remove(conn, cluster, container, chunk):
+    """Delete the object that holds ``chunk``, behind the proxy's back."""
+    conn.delete_object(container, raw_chunk_url(
+        cluster, container, chunk).rsplit('/', 1)[-1])
 
 
 def raw_get(cluster, client, path, headers):
@@ -337,7 +362,7 @@ def test_a_version_whose_chunks_are_gone_is_not_read_or_restored(
     resp = alice.put('/v1/file/%d/data' % meta['id'], data=b'new text')
     assert resp.status_code == 200
     container = private_container(alice)['container']
-    behind_our_back.delete_object(container, meta['chunks'][0])
+    remove(behind_our_back, cluster, container, meta['chunks'][0])
     resp = alice.get('/v1/file/%d/version/1/data' % meta['id'])
     assert_json_error(resp, 409)
     assert resp.json()['code'] == 'chunks_missing'
@@ -423,7 +448,7 @@ def test_the_web_site_does_not_restore_a_version_whose_chunks_are_gone(
         meta = alice.api.upload(b'old text ' + os.urandom(8), name='h.txt')
         alice.api.put('/v1/file/%d/data' % meta['id'], data=b'new text')
         container = private_container(alice.api)['container']
-        behind_our_back.delete_object(container, meta['chunks'][0])
+        remove(behind_our_back, cluster, container, meta['chunks'][0])
         alice.sign_in()
         resp = alice.post('file/%d/version/1/restore' % meta['id'])
         assert resp.status_code == 409

@@ -21,6 +21,8 @@ from swiftclient import client as swiftclient
 from stacksync_swift.metadata import names
 from tests.functional import apiclient
 from tests.functional.apiclient import chunk_name
+from tests.functional.apiclient import raw_chunk
+from tests.functional.apiclient import raw_chunk_url
 from tests.functional.apiclient import raw_url
 
 alice = apiclient.alice      # fixtures
@@ -126,13 +128,13 @@ def test_carols_writes_are_refused_both_ways(cluster, carol, shared):
     container = shared['workspace']['container']
     chunk = chunk_name(b'first draft')
     # Raw Swift: she reads, she cannot write.
-    assert carol.session.get(raw_url(cluster, container, chunk)).content \
-        == b'first draft'
+    holder = raw_chunk_url(cluster, container, chunk)
+    assert raw_chunk(carol.session.get(holder), chunk) == b'first draft'
     data = b'carol was here'
     resp = carol.session.put(raw_url(cluster, container, chunk_name(data)),
                              data=data)
     assert resp.status_code == 403
-    resp = carol.session.delete(raw_url(cluster, container, chunk))
+    resp = carol.session.delete(holder)
     assert resp.status_code == 403
     # Nothing she sent was stored.
     for refused in (b'carol', data):
@@ -173,7 +175,7 @@ def test_a_conflict_leaves_a_conflicted_copy_and_loses_nothing(
 def test_unshare_revokes_api_and_raw_swift_access(cluster, alice, bob,
                                                   carol, shared):
     container = shared['workspace']['container']
-    chunk_url = raw_url(cluster, container, chunk_name(b'first draft'))
+    chunk_url = raw_chunk_url(cluster, container, chunk_name(b'first draft'))
     assert bob.session.get(chunk_url).status_code == 200
     resp = alice.post('/v1/folder/%d/unshare' % shared['folder']['id'],
                       json={'user': name_of(bob)})
@@ -224,7 +226,7 @@ def test_clear_errors(alice, bob, carol, shared):
 def test_the_reconciler_repairs_acls_changed_behind_its_back(
         cluster, alice, bob, carol, shared):
     container = shared['workspace']['container']
-    chunk_url = raw_url(cluster, container, chunk_name(b'first draft'))
+    chunk_url = raw_chunk_url(cluster, container, chunk_name(b'first draft'))
     # By hand, on a proxy without our filters (which refuse raw writes to
     # workspace containers, the admin's included).
     admin = swiftclient.Connection(cluster.bare_url + '/auth/v1.0',

@@ -16,68 +16,21 @@ import tracemalloc
 import uuid
 
 import pytest
-from swift.common import swob
-from swift.common.utils import set_swift_dir
-from swift.common.wsgi import loadapp
 from swiftclient import client as swiftclient
 
 from stacksync_swift import chunking
-from stacksync_swift import localcache
 from stacksync_swift import storage
 from stacksync_swift.chunking import MiB
 from stacksync_swift.middleware.api import StackSyncAPI
-
-
-class GeneratedStream:
-    """``size`` pseudo-random bytes made as they are read, never all held."""
-
-    def __init__(self, size, seed=0):
-        self.remaining = size
-        self.random = random.Random(seed)
-        self.hash = hashlib.sha256()
-
-    def read(self, n):
-        data = self.random.randbytes(min(n, self.remaining))
-        self.remaining -= len(data)
-        self.hash.update(data)
-        return data
-
-
-def filters(app):
-    while app is not None:
-        yield app
-        app = getattr(app, 'app', None)
-
-
-@pytest.fixture(scope='module')
-def pipeline(cluster):
-    set_swift_dir(cluster.swift_dir)
-    return list(filters(loadapp(cluster.proxy_conf_path())))
+from tests.functional.conftest import GeneratedStream
 
 
 @pytest.fixture(scope='module')
 def store(cluster, pipeline):
+    # Without a chunk index: one object per chunk, as before packs (and
+    # still readable, see test_packs.py).
     api, = [f for f in pipeline if isinstance(f, StackSyncAPI)]
     return storage.ChunkStore(api.app, cluster.storage_account)
-
-
-@pytest.fixture
-def env(pipeline):
-    # What a client request carries when it reaches stacksync_api: the
-    # cache filter's memcache client (subrequests below our filter do not
-    # pass the cache filter again; the proxy caches container info in it).
-    cache, = [f.cache for f in pipeline
-              if isinstance(f, localcache.LocalCacheMiddleware)]
-    return swob.Request.blank('/v1/AUTH_x/y', environ={
-        'swift.cache': cache}).environ
-
-
-@pytest.fixture(scope='module')
-def admin(cluster):
-    conn = swiftclient.Connection(cluster.auth_url, cluster.admin_user,
-                                  cluster.admin_key, retries=0)
-    yield conn
-    conn.close()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from swift.common import swob
 
 from stacksync_swift import chunking
+from stacksync_swift import packs
 from stacksync_swift import storage
 from stacksync_swift.chunking import MiB
 from tests.unit.helpers import FakeSwift
@@ -71,6 +72,28 @@ class ObjectSwift(FakeSwift):
 
     def calls_of(self, method):
         return [call for call in self.calls if call['method'] == method]
+
+    def chunks(self):
+        """``{'/v1/<account>/<container>/<chunk>': body}`` of every chunk
+        stored, in a pack or in an object of its own."""
+        found = {}
+        for path, body in self.objects.items():
+            container_path, name = path.rsplit('/', 1)
+            if packs.is_pack_name(name):
+                for chunk, data in packs.split(body):
+                    found[container_path + '/' + chunk] = data
+            elif chunking.is_chunk_name(name):
+                found[path] = body
+        return found
+
+    def pack_holding(self, container_path, name):
+        """The path of the pack object that holds chunk ``name``."""
+        for path, body in self.objects.items():
+            parent, object_name = path.rsplit('/', 1)
+            if parent == container_path and packs.is_pack_name(
+                    object_name) and name in dict(packs.split(body)):
+                return path
+        raise KeyError(name)
 
 
 @pytest.fixture

@@ -71,7 +71,14 @@ filter's section; ``etc/proxy-server.conf-sample`` and
 ``pipeline_check``
     Refuse to start when the pipeline order is wrong. Default: ``true``
 ``chunk_etag``
-    Send the MD5 ``Etag`` with every chunk PUT. Default: ``false``
+    Send the MD5 ``Etag`` with every chunk and pack PUT.
+    Default: ``false``
+``pack_size``
+    The largest pack object in bytes: new chunks are stored many to a
+    pack (DESIGN.md "Chunks and packs"). Default: ``16777216`` (16 MiB)
+``packs_in_flight``
+    Pack PUTs one upload keeps in flight while it fills the next; an
+    upload holds at most this many packs plus one in memory. Default: ``2``
 
 Resources (DESIGN.md section 4; the OpenAPI document, served at
 ``GET /v1/openapi.json``, describes each): files and their data, versions
@@ -133,9 +140,11 @@ class StackSyncAPI:
         self.router = router.Router()
         self.services = services.for_settings(settings)
         self.metadata = self.services.metadata
-        self.storage = storage.ChunkStore(app, settings.storage_account,
-                                          self.logger,
-                                          chunk_etag=settings.chunk_etag)
+        self.storage = storage.ChunkStore(
+            app, settings.storage_account, self.logger,
+            chunk_etag=settings.chunk_etag,
+            index=self.services.chunk_index, pack_size=settings.pack_size,
+            packs_in_flight=settings.packs_in_flight)
         self.events = events.hub_for(settings, self.services)
         self.containers = containers.WorkspaceContainers(
             self.metadata, self.storage, self.logger)

@@ -75,8 +75,8 @@ class Server:
         return ('consumer', 'consumer-secret', name + '-token', 'secret')
 
     def chunk_objects(self):
-        return {path: body for path, body in self.swift.objects.items()
-                if '/chk-' in path}
+        """``{path: body}`` of every stored chunk, in a pack or alone."""
+        return self.swift.chunks()
 
     def close(self):
         self.httpd.shutdown()

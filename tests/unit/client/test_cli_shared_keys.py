@@ -99,7 +99,7 @@ def mount_name(run):
 def has_verifier(server, workspace):
     name = codec.verifier_chunk_name(workspace['container'])
     return any(path.endswith('/%s/%s' % (workspace['container'], name))
-               for path in server.swift.objects)
+               for path in server.chunk_objects())
 
 
 @pytest.mark.parametrize('flags', [(), ('--encrypt-names',)])

@@ -22,7 +22,7 @@ def chunk_path(workspace_id, name):
 def stored(swift, client, workspace_id, name):
     container = client.get('/v1/workspace/%d' % workspace_id).json[
         'container']
-    return swift.objects.get('/v1/%s/%s/%s' % (ACCOUNT, container, name))
+    return swift.chunks().get('/v1/%s/%s/%s' % (ACCOUNT, container, name))
 
 
 def test_a_compressed_chunk_is_checked_and_stored_as_plaintext(
@@ -132,7 +132,7 @@ def test_an_encrypted_workspace_stores_what_it_is_sent(alice, swift):
     resp = alice.put(chunk_path(workspace['id'], name), body=sealed)
     assert resp.status_int == 201
     path = '/v1/%s/%s/%s' % (ACCOUNT, workspace['container'], name)
-    assert swift.objects[path] == sealed
+    assert swift.chunks()[path] == sealed
 
 
 def test_an_encrypted_workspace_refuses_chunk_encodings(alice):

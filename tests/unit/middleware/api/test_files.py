@@ -78,9 +78,10 @@ def test_unsatisfiable_range_is_416(alice):
 
 def test_missing_chunk_is_an_error_status_not_a_short_200(alice, swift):
     meta = upload(alice, b'abc')
-    swift.inject('GET', '/v1/AUTH_ss/%s/%s' % (
-        alice.app.containers.private_workspace(
-            alice.user['id'])['container'], meta['chunks'][0]), 404)
+    container = alice.app.containers.private_workspace(
+        alice.user['id'])['container']
+    swift.inject('GET', swift.pack_holding('/v1/AUTH_ss/' + container,
+                                           meta['chunks'][0]), 404)
     resp = alice.get('/v1/file/%d/data' % meta['id'])
     assert resp.status_int == 409 and resp.json['error'] == 409
     assert resp.json['code'] == 'chunks_missing'
