@@ -17,6 +17,8 @@ Subcommands::
     stacksync-swift token-revoke TOKEN
     stacksync-swift events --workspace W            print events live
     stacksync-swift sharing-reconcile               repair shared ACLs
+    stacksync-swift chunk-index rebuild [--container C ...]
+                                                    re-read packs from Swift
     stacksync-swift events [--workspace W] [--user U] [--events-url URL]
 
 The database is found, in this order, from ``--database-url``, the
@@ -329,6 +331,16 @@ def cmd_events(args):
 def cmd_sharing_reconcile(args):
     from stacksync_swift import sharing
 
+    report = sharing.reconcile_from_proxy_config(
+        _proxy_config_path(args), full=not args.pending_only)
+    print('Checked %d shared workspaces; repaired %s; failed %s.' % (
+        report['checked'],
+        ', '.join(map(str, report['repaired'])) or 'none',
+        ', '.join(map(str, report['failed'])) or 'none'))
+    return 1 if report['failed'] else 0
+
+
+def _proxy_config_path(args):
     if args.state:
         path = aio.AllInOne(args.state).proxy_conf_path()
     else:
@@ -336,13 +348,32 @@ def cmd_sharing_reconcile(args):
     if not os.path.exists(path):
         raise CommandError('no such proxy config: %s (give --config or '
                            '--state)' % path)
-    report = sharing.reconcile_from_proxy_config(
-        path, full=not args.pending_only)
-    print('Checked %d shared workspaces; repaired %s; failed %s.' % (
-        report['checked'],
-        ', '.join(map(str, report['repaired'])) or 'none',
-        ', '.join(map(str, report['failed'])) or 'none'))
-    return 1 if report['failed'] else 0
+    return path
+
+
+def cmd_chunk_index_rebuild(args):
+    """Record every pack Swift holds in the chunk index, from the packs'
+    own indexes: after a database restored from an older backup, or lost.
+    Rows already there are kept, so it is safe on a live cluster."""
+    from stacksync_swift import services
+
+    _services, store = services.store_from_proxy_config(
+        _proxy_config_path(args))
+    containers = args.container or list(store.iter_containers({}))
+    totals = {'packs': 0, 'chunks': 0, 'bad': 0}
+    for container in containers:
+        report = store.rebuild_index({}, container)
+        for key in totals:
+            totals[key] += report[key]
+        if any(report.values()):
+            print('%s: %d packs read, %d chunks added, %d bad objects'
+                  % (container, report['packs'], report['chunks'],
+                     report['bad']))
+    print('Checked %d containers: %d packs read, %d chunks added to the '
+          'index, %d objects named like packs were not packs.'
+          % (len(containers), totals['packs'], totals['chunks'],
+             totals['bad']))
+    return 1 if totals['bad'] else 0
 
 
 # -- the parser --
@@ -485,6 +516,23 @@ def build_parser():
                            help='only workspaces whose last ACL update '
                                 'failed (no HEAD of every container)')
     reconcile.set_defaults(func=cmd_sharing_reconcile)
+
+    index = commands.add_parser(
+        'chunk-index', help='the chunk index of packs')
+    index_commands = index.add_subparsers(dest='index_command',
+                                          metavar='ACTION')
+    index_commands.required = True
+    rebuild = index_commands.add_parser(
+        'rebuild', help='re-read every pack from Swift into the index',
+        description='Read the index each pack object carries at its end '
+                    'and record its chunks in the metadata database '
+                    '(rows already there are kept). Runs the proxy '
+                    "pipeline from --config (or the all-in-one's).")
+    rebuild.add_argument('--container', action='append', metavar='NAME',
+                         help='only this workspace container (repeat for '
+                              'more); default: every container of the '
+                              'storage account')
+    rebuild.set_defaults(func=cmd_chunk_index_rebuild)
     return parser
 
 

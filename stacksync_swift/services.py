@@ -44,3 +44,30 @@ def for_settings(settings):
         if found is None:
             found = _by_url[settings.database_url] = Services(settings)
         return found
+
+
+def store_from_proxy_config(conf_path, logger=None):
+    """``(services, chunk store)`` for a tool run outside a proxy.
+
+    Loads the proxy pipeline from ``conf_path`` (the proxy server's
+    config) in this process; the store's pre-authorized subrequests go
+    through it to the cluster, and its chunk index is the filters'
+    database.
+    """
+    from swift.common.utils import readconf
+    from swift.common.utils import set_swift_dir
+    from swift.common.wsgi import loadapp
+
+    from stacksync_swift import config
+    from stacksync_swift.storage import ChunkStore
+
+    settings = config.load({'__file__': conf_path}, {})
+    # What Swift's servers do first: swift.conf and the rings live there.
+    set_swift_dir(readconf(conf_path, 'app:proxy-server').get(
+        'swift_dir', '/etc/swift'))
+    app = loadapp(conf_path, allow_modify_pipeline=False)
+    found = for_settings(settings)
+    return found, ChunkStore(app, settings.storage_account, logger,
+                             index=found.chunk_index,
+                             pack_size=settings.pack_size,
+                             packs_in_flight=settings.packs_in_flight)

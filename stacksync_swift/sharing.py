@@ -276,20 +276,8 @@ def reconcile_from_proxy_config(conf_path, full=True, logger=None):
     Loads the proxy pipeline from ``conf_path`` (the proxy server's
     config) and sends the store's pre-authorized subrequests through it.
     """
-    from swift.common.utils import readconf
-    from swift.common.utils import set_swift_dir
-    from swift.common.wsgi import loadapp
-
-    from stacksync_swift import config
     from stacksync_swift import services
-    from stacksync_swift.storage import ChunkStore
 
-    settings = config.load({'__file__': conf_path}, {})
-    # What Swift's servers do first: swift.conf and the rings live there.
-    set_swift_dir(readconf(conf_path, 'app:proxy-server').get(
-        'swift_dir', '/etc/swift'))
-    app = loadapp(conf_path, allow_modify_pipeline=False)
-    sharing = Sharing(services.for_settings(settings).metadata,
-                      ChunkStore(app, settings.storage_account, logger),
-                      logger)
+    found, store = services.store_from_proxy_config(conf_path, logger)
+    sharing = Sharing(found.metadata, store, logger)
     return sharing.reconcile_acls({}, full=full)
