@@ -633,6 +633,30 @@ class ChunkStore:
             sum(size for (_name, size), new in zip(chunks, written) if new),
             tuple(written))
 
+    def store_chunks(self, env, container, names, bodies):
+        """Store many chunks whose names are known first (a client's batch).
+
+        :param names: the names the batch announces, looked up in the
+            index in one query so that chunks already stored are skipped
+        :param bodies: ``(name, bytes)`` pairs, read as they are needed;
+            the caller has checked each body against its name
+        :returns: the set of names stored now (the others were there)
+        """
+        if self.index is None:
+            return {name for name, data in bodies
+                    if self._put_object(env, container, name, data)}
+        present = set(self._locate(container, names))
+        packer = _Packer(self, env, container)
+        try:
+            for name, data in bodies:
+                if name not in present and not packer.holds(name):
+                    packer.add(name, data)
+                del data
+        except BaseException:
+            packer.abandon()
+            raise
+        return packer.finish()
+
     def _store_objects(self, env, container, content):
         """store_stream without a chunk index: one object per chunk."""
         pool = GreenPool(self.concurrency)

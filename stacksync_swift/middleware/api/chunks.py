@@ -19,6 +19,20 @@ saves upload bandwidth only. Encrypted workspaces store what they are sent
 (already compressed by the client before sealing), so the header is refused
 there.
 
+``POST /v1/workspace/{wid}/chunks`` stores many chunks in one request
+(the sync client sends a round's small files this way): the body is one
+line of JSON, ``{"chunks": [{"name": "chk-...", "size": N}, ...]}`` and a
+newline, then the chunks' bytes back to back in that order
+(``Content-Type: application/vnd.stacksync.chunks``). At most
+:data:`MAX_BATCH_CHUNKS` chunks and :data:`MAX_BATCH_BYTES` bytes of
+bodies; the index line at most :data:`MAX_INDEX_LINE` bytes. The bodies
+stream into packs as they arrive; each is checked against its name first
+(plain workspaces) and a chunk that fails is not stored, the others are.
+The answer has a result per chunk, in order: ``created``, ``exists``, or
+``mismatch`` (its bytes do not hash to its name). The whole batch must fit
+the owner's quota before a byte is stored (``413``); a body shorter than
+the index announces is a ``400``.
+
 ``POST /v1/workspace/{wid}/chunks/missing`` with ``{"names": [...]}``
 answers ``{"missing": [...]}``: the names not stored, in one request
 instead of one ``HEAD`` per chunk (at most
@@ -26,6 +40,7 @@ instead of one ``HEAD`` per chunk (at most
 """
 
 import io
+import json
 
 import zstandard
 from swift.common import swob
@@ -40,6 +55,11 @@ from stacksync_swift.middleware.api import transfer
 from stacksync_swift.middleware.api import workspaces
 
 ENCODING_HEADER = 'X-StackSync-Chunk-Encoding'
+# Limits of one batch upload: the chunks of hundreds of small files, or a
+# run of a large file's chunks.
+MAX_BATCH_CHUNKS = 1000
+MAX_BATCH_BYTES = 64 * chunking.MiB
+MAX_INDEX_LINE = 256 * 1024
 
 
 def decompress(frame, limit=chunking.MAX_SIZE):
@@ -53,6 +73,91 @@ def decompress(frame, limit=chunking.MAX_SIZE):
         raise errors.RequestEntityTooLarge(
             'a chunk has at most %d bytes' % limit)
     return data
+
+
+@router.route(workspaces.WID + r'/chunks')
+class ChunkBatch(workspaces.WorkspaceController):
+    def POST(self):
+        """Store a batch of chunks: a JSON index line, then the bodies."""
+        workspace = self.workspace()
+        if workspace['role'] not in models.WRITER_ROLES:
+            raise errors.Forbidden('you may only read workspace %d'
+                                   % workspace['id'])
+        reader = self.req.environ['wsgi.input']
+        line = reader.readline(MAX_INDEX_LINE + 1)
+        if not line.endswith(b'\n'):
+            raise errors.BadRequest(
+                'a batch starts with its index: one line of JSON of at '
+                'most %d bytes' % MAX_INDEX_LINE)
+        entries = _batch_index(line)
+        total = sum(size for _name, size in entries)
+        length = self.req.content_length
+        if length is not None and length != len(line) + total:
+            raise errors.BadRequest(
+                'the index announces %d bytes of chunks, the body has %d'
+                % (total, length - len(line)))
+        limit = transfer.upload_limit(self.api.metadata, workspace)
+        if total > limit:
+            raise errors.RequestEntityTooLarge(
+                '%d bytes is more than the %d bytes allowed (quota)'
+                % (total, limit))
+        verify = not workspace['encrypted']
+        mismatched = set()
+        stored = self.api.storage.store_chunks(
+            self.req.environ, workspace['container'],
+            [name for name, _size in entries],
+            _checked_bodies(reader, entries, verify, mismatched))
+        # Counted until a version references them, as for single PUTs.
+        sizes = dict(entries)
+        self.api.metadata.record_chunks(
+            workspace['id'], [(name, sizes[name]) for name in stored])
+        return router.json_response({'results': [
+            {'name': name, 'size': size,
+             'result': 'mismatch' if name in mismatched else
+             'created' if name in stored else 'exists'}
+            for name, size in entries]})
+
+
+def _batch_index(line):
+    """``[(name, size), ...]`` from a batch's index line, checked."""
+    try:
+        document = json.loads(line)
+        chunks = document['chunks']
+        entries = [(chunk['name'], chunk['size']) for chunk in chunks]
+    except (ValueError, TypeError, KeyError):
+        raise errors.BadRequest(
+            'the index line is {"chunks": [{"name": ..., "size": ...}, '
+            '...]}')
+    if not 0 < len(entries) <= MAX_BATCH_CHUNKS:
+        raise errors.BadRequest('a batch has 1 to %d chunks'
+                                % MAX_BATCH_CHUNKS)
+    for name, size in entries:
+        if not isinstance(name, str) or not chunking.is_chunk_name(name):
+            raise errors.BadRequest('%r is not a chunk name (chk- and 64 '
+                                    'lowercase hex digits)' % (name,))
+        if type(size) is not int or not 0 < size <= chunking.MAX_SIZE:
+            raise errors.BadRequest('chunk %s: a size is 1 to %d bytes'
+                                    % (name, chunking.MAX_SIZE))
+    if len({name for name, _size in entries}) != len(entries):
+        raise errors.BadRequest('a batch names each chunk once')
+    if sum(size for _name, size in entries) > MAX_BATCH_BYTES:
+        raise errors.RequestEntityTooLarge(
+            'a batch carries at most %d bytes of chunks' % MAX_BATCH_BYTES)
+    return entries
+
+
+def _checked_bodies(reader, entries, verify, mismatched):
+    """``(name, bytes)`` of each chunk as it arrives; with ``verify``, one
+    whose bytes do not hash to its name is noted in ``mismatched`` and
+    skipped."""
+    for name, size in entries:
+        data = reader.read(size)
+        if len(data) != size:
+            raise errors.BadRequest('the body ended inside chunk %s' % name)
+        if verify and chunking.chunk_name(data) != name:
+            mismatched.add(name)
+            continue
+        yield name, data
 
 
 @router.route(workspaces.WID + r'/chunks/missing')
