@@ -640,22 +640,25 @@ class ChunkStore:
             index in one query so that chunks already stored are skipped
         :param bodies: ``(name, bytes)`` pairs, read as they are needed;
             the caller has checked each body against its name
-        :returns: the set of names stored now (the others were there)
+        :returns: ``{name: size}`` of the chunks stored now (the others
+            were there)
         """
         if self.index is None:
-            return {name for name, data in bodies
+            return {name: len(data) for name, data in bodies
                     if self._put_object(env, container, name, data)}
         present = set(self._locate(container, names))
         packer = _Packer(self, env, container)
+        sizes = {}
         try:
             for name, data in bodies:
                 if name not in present and not packer.holds(name):
                     packer.add(name, data)
+                    sizes[name] = len(data)
                 del data
         except BaseException:
             packer.abandon()
             raise
-        return packer.finish()
+        return {name: sizes[name] for name in packer.finish()}
 
     def _store_objects(self, env, container, content):
         """store_stream without a chunk index: one object per chunk."""

@@ -51,9 +51,13 @@ fetches and checks the chunks in parallel and yields them in order.
 
 The sync engine batches the other way round: it asks ``missing_chunks``
 for up to a thousand chunks of many files at once and hands the missing
-ones to :meth:`Connection.put_chunks`, which sends them :data:`CONCURRENCY`
-at a time. Threads share the one ``requests`` session: its connection
-pool holds :data:`CONCURRENCY` connections, and :class:`Stats` locks.
+ones to :meth:`Connection.put_chunks`, which sends them many per request
+(``POST …/chunks``: up to :data:`UPLOAD_BATCH_CHUNKS` chunks and about
+:data:`UPLOAD_BATCH_BYTES`, one pack on the server), :data:`CONCURRENCY`
+requests at a time. The chunks of a thousand small files cost one
+request, not a thousand. Threads share the one ``requests`` session: its
+connection pool holds :data:`CONCURRENCY` connections, and :class:`Stats`
+locks.
 """
 
 import concurrent.futures
@@ -83,6 +87,13 @@ RETRY_STATUSES = (502, 503, 504)
 CONCURRENCY = 8
 # The server's bounds on one commit and one missing-chunk check.
 BATCH = 1000
+
+
+# One batch upload: at most the server's 1,000 chunks, and about one pack
+# of bytes (the server stores a batch as one pack when it fits).
+UPLOAD_BATCH_CHUNKS = 1000
+UPLOAD_BATCH_BYTES = 16 * chunking.MiB
+BATCH_TYPE = 'application/vnd.stacksync.chunks'
 
 
 class ClientError(Exception):
@@ -168,6 +179,23 @@ class Stats:
         with self._lock:
             for key, value in counts.items():
                 setattr(self, key, getattr(self, key) + value)
+
+
+def upload_batches(chunks):
+    """``{name: body}`` cut into batches for :meth:`Connection.put_batch`:
+    at most :data:`UPLOAD_BATCH_CHUNKS` chunks each, and no more than
+    :data:`UPLOAD_BATCH_BYTES` unless one chunk alone is larger."""
+    batches, batch, size = [], {}, 0
+    for name, body in chunks.items():
+        if batch and (len(batch) == UPLOAD_BATCH_CHUNKS or
+                      size + len(body) > UPLOAD_BATCH_BYTES):
+            batches.append(batch)
+            batch, size = {}, 0
+        batch[name] = body
+        size += len(body)
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def new_session(concurrency=CONCURRENCY, retries=RETRIES):
@@ -315,24 +343,51 @@ class Connection:
         self.stats.add(bytes_sent=len(body), chunks_sent=1)
 
     def put_chunks(self, workspace_id, chunks):
-        """Store ``{name: body}``, :attr:`concurrency` requests at a time.
+        """Store ``{name: body}`` in batch requests (``POST …/chunks``),
+        :attr:`concurrency` at a time.
 
         Returns once every chunk landed; the first failure cancels what
-        has not started and is raised once the running requests end.
+        has not started and is raised once the running requests end. A
+        batch is content-addressed, so a retried one stores nothing twice.
         """
-        if self.concurrency <= 1 or len(chunks) <= 1:
-            for name, body in chunks.items():
-                self.put_chunk(workspace_id, name, body)
+        batches = upload_batches(chunks)
+        if self.concurrency <= 1 or len(batches) <= 1:
+            for batch in batches:
+                self.put_batch(workspace_id, batch)
             return
         pool = concurrent.futures.ThreadPoolExecutor(
-            min(self.concurrency, len(chunks)))
+            min(self.concurrency, len(batches)))
         try:
-            futures = [pool.submit(self.put_chunk, workspace_id, name, body)
-                       for name, body in chunks.items()]
+            futures = [pool.submit(self.put_batch, workspace_id, batch)
+                       for batch in batches]
             for future in futures:
                 future.result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def put_batch(self, workspace_id, chunks):
+        """Store ``{name: body}`` in one request: a JSON index line, then
+        the bodies (compressed ones marked ``zstd``)."""
+        index = []
+        for name, body in chunks.items():
+            entry = {'name': name, 'size': len(body)}
+            if codecs.wire_encoding(name, body):
+                entry['encoding'] = 'zstd'
+            index.append(entry)
+        head = json.dumps({'chunks': index}).encode('utf-8') + b'\n'
+        results = self.request(
+            'POST', '/v1/workspace/%d/chunks' % workspace_id,
+            data=b''.join([head] + list(chunks.values())),
+            headers={'Content-Type': BATCH_TYPE}).json()['results']
+        refused = [result['name'] for result in results
+                   if result['result'] == 'mismatch']
+        if refused:
+            # Our own bytes did not hash to the names we computed: a bug
+            # or failing memory here, never something to retry.
+            raise BadRequest('the server refused chunks whose bytes do not '
+                             'match their names: %s' % ', '.join(refused))
+        self.stats.add(bytes_sent=sum(map(len, chunks.values())),
+                       chunks_sent=len(chunks))
 
     def get_chunk(self, workspace_id, name):
         body = self.request('GET', self._chunk_path(workspace_id,
@@ -446,21 +501,15 @@ class Connection:
             return
         missing = self.missing_chunks(workspace_id,
                                       [chunk.name for chunk in chunks])
-        futures, sent = [], set()
-        for chunk in chunks:
-            if chunk.name in missing and chunk.name not in sent:
-                sent.add(chunk.name)
-                futures.append(pool.submit(self._put_plain, workspace_id,
-                                           codec, chunk.data))
-        for future in futures:
-            future.result()
+        # Sealing or compressing costs CPU: in parallel, then the window
+        # goes up in batch requests (one pack each on the server).
+        wanted = {chunk.name: chunk.data for chunk in chunks
+                  if chunk.name in missing}
+        encoded = dict(pool.map(codec.encode, wanted.values()))
+        self.put_chunks(workspace_id, encoded)
         if progress:
             for chunk in chunks:
                 progress(chunk.size)
-
-    def _put_plain(self, workspace_id, codec, plaintext):
-        name, body = codec.encode(plaintext)
-        self.put_chunk(workspace_id, name, body)
 
     def upload(self, workspace_id, codec, fileobj, name, parent_id=0,
                existing=None, progress=None):

@@ -47,8 +47,8 @@ Uploads
 The files of a round are read one at a time and their chunks queued,
 deduplicated, until :data:`MISSING_BATCH` names or :data:`UPLOAD_BUFFER`
 bytes wait; then one ``missing_chunks`` call asks which of them the server
-lacks and one ``put_chunks`` call sends those (the HTTP remote sends them
-in parallel, the simulation's one by one). Every queued chunk has landed
+lacks and one ``put_chunks`` call sends those (the HTTP remote in batch
+requests, several in parallel). Every queued chunk has landed
 before the first commit names it. A crashed upload needs no journal of its
 own: the next round cuts the files again and ``missing_chunks``, the
 server's word on what it holds, leaves out every chunk that landed.

@@ -30,9 +30,10 @@ Contract shared by the engine, the real adapters and the fakes:
     ``missing_chunks(workspace_id, names)`` -> the subset not stored.
     ``put_chunk(workspace_id, name, body)`` / ``get_chunk(workspace_id,
     name)`` -> bytes (the stored body: what the codec produced).
-    ``put_chunks(workspace_id, {name: body})``: ``put_chunk`` for each,
-    returning once all landed (the HTTP remote sends them in parallel;
-    the simulation's one by one, so a seed stays one run).
+    ``put_chunks(workspace_id, {name: body})``: store them all, returning
+    once all landed (the HTTP remote sends them many per request, several
+    requests in parallel; the in-memory one stores them one by one, so a
+    seed stays one run).
 
 ``ChunkCodec`` (per workspace)
     ``encode(plaintext)`` -> ``(name, body)``: the chunk's name

@@ -7,10 +7,10 @@ that did not land, and the server must end with every file, once, with
 its content.
 
 The killed process is held still at a known point so the test does not
-race it: a small launcher makes its chunk PUTs stop once a given number
-succeeded (a PUT not yet begun blocks for good), waits for the ones in
-flight to be answered, and writes a marker file listing the chunks whose
-PUT succeeded; the test waits for the marker and kills the process.
+race it: a small launcher lets a given number of its chunk batch requests
+start (a later one blocks for good), waits for those to be answered, and
+writes a marker file listing the chunks they stored; the test waits for
+the marker and kills the process.
 """
 
 import hashlib
@@ -34,11 +34,15 @@ from tests.functional.apiclient import APIClient
 
 FILES = 3
 FILE_SIZE = 6 * chunking.MiB
+# Batch requests that complete before the kill (one holds about 16 MiB,
+# so at least this many chunks of ~1 MiB, and fewer than all of them).
+BATCHES_BEFORE_KILL = 1
 LANDED_BEFORE_KILL = 5
 MARKER_WAIT = 300
 
 LAUNCHER = textwrap.dedent('''
-    """stacksync sync whose chunk PUTs stop for good after N succeeded."""
+    """stacksync sync whose chunk uploads stop for good after N batch
+    requests started: those complete, every later one waits."""
     import os
     import sys
     import threading
@@ -48,33 +52,33 @@ LAUNCHER = textwrap.dedent('''
 
     limit, marker = int(sys.argv[1]), sys.argv[2]
     landed = []
+    started = [0]
     in_flight = [0]
     lock = threading.Lock()
-    real = api.Connection.put_chunk
+    real = api.Connection.put_batch
 
-    def put_chunk(self, workspace_id, name, body):
+    def put_batch(self, workspace_id, chunks):
         with lock:
-            stopped = len(landed) >= limit
+            stopped = started[0] >= limit
+            started[0] += 1
             in_flight[0] += not stopped
         if stopped:
             threading.Event().wait()      # until SIGKILL
         answered = False
         try:
-            real(self, workspace_id, name, body)
+            real(self, workspace_id, chunks)
             answered = True
         finally:
             with lock:
                 in_flight[0] -= 1
-                landed.extend([name] if answered else [])
-                stopped = len(landed) >= limit
-                if stopped and not in_flight[0]:
+                landed.extend(chunks if answered else [])
+                if not in_flight[0]:
                     with open(marker + '.tmp', 'w') as out:
                         out.write('\\n'.join(landed))
                     os.rename(marker + '.tmp', marker)
-        if stopped:
-            threading.Event().wait()
+        threading.Event().wait()
 
-    api.Connection.put_chunk = put_chunk
+    api.Connection.put_batch = put_batch
     sys.exit(cli.main(sys.argv[3:]))
 ''')
 
@@ -97,12 +101,12 @@ def user(cluster, stores, tmp_path):
 def sent(monkeypatch):
     """The names of the chunks this process PUTs, in order."""
     names = []
-    real = api.Connection.put_chunk
+    real = api.Connection.put_batch
 
-    def put_chunk(self, workspace_id, name, body):
-        real(self, workspace_id, name, body)
-        names.append(name)
-    monkeypatch.setattr(api.Connection, 'put_chunk', put_chunk)
+    def put_batch(self, workspace_id, chunks):
+        real(self, workspace_id, chunks)
+        names.extend(chunks)
+    monkeypatch.setattr(api.Connection, 'put_batch', put_batch)
     return names
 
 
@@ -113,12 +117,12 @@ def sync_argv(user, folder, device='laptop'):
 
 def kill_mid_upload(user, folder, tmp_path):
     """Run a sync in its own process and SIGKILL it mid-upload; the
-    names of the chunks whose PUT succeeded."""
+    names of the chunks whose batch request succeeded."""
     launcher = tmp_path / 'launcher.py'
     launcher.write_text(LAUNCHER)
     marker = tmp_path / 'landed'
     process = subprocess.Popen(
-        [sys.executable, str(launcher), str(LANDED_BEFORE_KILL),
+        [sys.executable, str(launcher), str(BATCHES_BEFORE_KILL),
          str(marker)] + sync_argv(user, folder),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

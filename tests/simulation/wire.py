@@ -19,7 +19,8 @@ bodies per Swift container:
   wakes for nothing;
 * ``POST …/commit``: items naming chunks the container lacks fail one by
   one (``missing_chunks``), the rest go to the service in one call;
-* ``POST …/chunks/missing``, ``PUT``/``GET …/chunk/{name}``: a plain
+* ``POST …/chunks`` (a batch), ``POST …/chunks/missing``,
+  ``PUT``/``GET …/chunk/{name}``: a plain
   workspace's chunk must hash to its name (a zstd body is decompressed
   first, as the API does); an encrypted one is stored as sent. A viewer
   may not write (403).
@@ -65,6 +66,7 @@ class ApiServer:
             ('GET', re.compile(WID + r'/changes/wait$'), self.wait),
             ('POST', re.compile(WID + r'/commit$'), self.commit),
             ('POST', re.compile(WID + r'/chunks/missing$'), self.missing),
+            ('POST', re.compile(WID + r'/chunks$'), self.put_batch),
             ('PUT', re.compile(WID + r'/chunk/([^/]+)$'), self.put_chunk),
             ('GET', re.compile(WID + r'/chunk/([^/]+)$'), self.get_chunk),
         ]
@@ -179,6 +181,30 @@ class ApiServer:
         store.setdefault(name, bytes(data))
         return (201 if created else 200), _json(
             {'name': name, 'size': len(data), 'created': created})
+
+    def put_batch(self, request, wid):
+        """``POST …/chunks``: a JSON index line, then the bodies; a result
+        per chunk, as ``chunks.ChunkBatch`` answers."""
+        workspace = self._workspace(request, wid)
+        if workspace['role'] not in models.WRITER_ROLES:
+            raise errors.Forbidden('you may only read workspace %d'
+                                   % workspace['id'])
+        line, _, rest = bytes(request.body).partition(b'\n')
+        store, results, offset = self.store(workspace), [], 0
+        for entry in json.loads(line)['chunks']:
+            name, size = entry['name'], entry['size']
+            data, offset = rest[offset:offset + size], offset + size
+            if entry.get('encoding') == 'zstd':
+                data = codecs.decompress(data)
+            if not workspace['encrypted'] and \
+                    chunking.chunk_name(data) != name:
+                results.append({'name': name, 'result': 'mismatch'})
+                continue
+            created = name not in store
+            store.setdefault(name, bytes(data))
+            results.append({'name': name,
+                            'result': 'created' if created else 'exists'})
+        return 200, _json({'results': results})
 
     def get_chunk(self, request, wid, name):
         store = self.store(self._workspace(request, wid))

@@ -23,7 +23,10 @@ there.
 (the sync client sends a round's small files this way): the body is one
 line of JSON, ``{"chunks": [{"name": "chk-...", "size": N}, ...]}`` and a
 newline, then the chunks' bytes back to back in that order
-(``Content-Type: application/vnd.stacksync.chunks``). At most
+(``Content-Type: application/vnd.stacksync.chunks``). ``size`` counts the
+bytes sent; an entry with ``"encoding": "zstd"`` carries a zstd frame of
+the chunk, as ``X-StackSync-Chunk-Encoding`` does for one chunk (plain
+workspaces only). At most
 :data:`MAX_BATCH_CHUNKS` chunks and :data:`MAX_BATCH_BYTES` bytes of
 bodies; the index line at most :data:`MAX_INDEX_LINE` bytes. The bodies
 stream into packs as they arrive; each is checked against its name first
@@ -89,8 +92,8 @@ class ChunkBatch(workspaces.WorkspaceController):
             raise errors.BadRequest(
                 'a batch starts with its index: one line of JSON of at '
                 'most %d bytes' % MAX_INDEX_LINE)
-        entries = _batch_index(line)
-        total = sum(size for _name, size in entries)
+        entries = _batch_index(line, workspace['encrypted'])
+        total = sum(size for _name, size, _zstd in entries)
         length = self.req.content_length
         if length is not None and length != len(line) + total:
             raise errors.BadRequest(
@@ -105,55 +108,71 @@ class ChunkBatch(workspaces.WorkspaceController):
         mismatched = set()
         stored = self.api.storage.store_chunks(
             self.req.environ, workspace['container'],
-            [name for name, _size in entries],
+            [name for name, _size, _zstd in entries],
             _checked_bodies(reader, entries, verify, mismatched))
         # Counted until a version references them, as for single PUTs.
-        sizes = dict(entries)
         self.api.metadata.record_chunks(
-            workspace['id'], [(name, sizes[name]) for name in stored])
+            workspace['id'], [(name, stored[name]) for name in stored])
         return router.json_response({'results': [
-            {'name': name, 'size': size,
+            {'name': name,
              'result': 'mismatch' if name in mismatched else
              'created' if name in stored else 'exists'}
-            for name, size in entries]})
+            for name, _size, _zstd in entries]})
 
 
-def _batch_index(line):
-    """``[(name, size), ...]`` from a batch's index line, checked."""
+def _batch_index(line, encrypted):
+    """``[(name, size sent, zstd?), ...]`` from a batch's index line,
+    checked."""
     try:
         document = json.loads(line)
         chunks = document['chunks']
-        entries = [(chunk['name'], chunk['size']) for chunk in chunks]
-    except (ValueError, TypeError, KeyError):
+        entries = [(chunk['name'], chunk['size'],
+                    _is_zstd(chunk.get('encoding'), encrypted))
+                   for chunk in chunks]
+    except (ValueError, TypeError, KeyError, AttributeError):
         raise errors.BadRequest(
             'the index line is {"chunks": [{"name": ..., "size": ...}, '
             '...]}')
     if not 0 < len(entries) <= MAX_BATCH_CHUNKS:
         raise errors.BadRequest('a batch has 1 to %d chunks'
                                 % MAX_BATCH_CHUNKS)
-    for name, size in entries:
+    for name, size, _zstd in entries:
         if not isinstance(name, str) or not chunking.is_chunk_name(name):
             raise errors.BadRequest('%r is not a chunk name (chk- and 64 '
                                     'lowercase hex digits)' % (name,))
         if type(size) is not int or not 0 < size <= chunking.MAX_SIZE:
             raise errors.BadRequest('chunk %s: a size is 1 to %d bytes'
                                     % (name, chunking.MAX_SIZE))
-    if len({name for name, _size in entries}) != len(entries):
+    if len({entry[0] for entry in entries}) != len(entries):
         raise errors.BadRequest('a batch names each chunk once')
-    if sum(size for _name, size in entries) > MAX_BATCH_BYTES:
+    if sum(entry[1] for entry in entries) > MAX_BATCH_BYTES:
         raise errors.RequestEntityTooLarge(
             'a batch carries at most %d bytes of chunks' % MAX_BATCH_BYTES)
     return entries
 
 
+def _is_zstd(encoding, encrypted):
+    """Whether an index entry's ``encoding`` says zstd (else identity)."""
+    if encoding in (None, 'identity'):
+        return False
+    if encoding != 'zstd':
+        raise errors.BadRequest('a chunk\'s encoding is zstd or identity')
+    if encrypted:
+        raise errors.BadRequest('an encrypted workspace stores chunks as '
+                                'they are sent; compress before sealing')
+    return True
+
+
 def _checked_bodies(reader, entries, verify, mismatched):
-    """``(name, bytes)`` of each chunk as it arrives; with ``verify``, one
-    whose bytes do not hash to its name is noted in ``mismatched`` and
-    skipped."""
-    for name, size in entries:
+    """``(name, bytes)`` of each chunk as it arrives, decompressed; with
+    ``verify``, one whose bytes do not hash to its name is noted in
+    ``mismatched`` and skipped."""
+    for name, size, zstd in entries:
         data = reader.read(size)
         if len(data) != size:
             raise errors.BadRequest('the body ended inside chunk %s' % name)
+        if zstd:
+            data = decompress(data)
         if verify and chunking.chunk_name(data) != name:
             mismatched.add(name)
             continue
