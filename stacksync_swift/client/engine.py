@@ -450,7 +450,7 @@ class _Round:
         if self.fs.exists(op.dest):
             raise LocalChanged('%s appeared' % op.dest)
         self.fs.move(op.path, op.dest)
-        self._rekey(op.path, op.dest)
+        self._rekey(op.path, op.dest, op.item)
 
     def _conflict_copy(self, op):
         if self.fs.exists(op.dest):
@@ -458,7 +458,7 @@ class _Round:
         self.fs.move(op.path, op.dest)
 
     def _rekey_base(self, op):
-        self._rekey(op.path, op.dest)
+        self._rekey(op.path, op.dest, op.item)
 
     def _record_base(self, op):
         self._put_base(op.path, BaseEntry.of(op.item))
@@ -520,10 +520,22 @@ class _Round:
         self.state.drop_remote(self.ws, [op.base.item_id])
         self._forget_tree(op.path)
 
-    def _rekey(self, old, new):
+    def _rekey(self, old, new, item=None):
+        """Move the base entries at and under ``old`` to ``new``.
+
+        ``item`` is the server's item at ``new`` when the move is the
+        server's, made here: the moved entry takes its version if the
+        move was all that changed (the same item, kind and content).
+        Kept at the version before the move, the entry would count as
+        "not synced" until a later round recorded it, and a delete of
+        its folder made before that round re-created the folder.
+        """
         puts, deletes = rekeyed(self.base, old, new)
         if not deletes:
             return
+        if item is not None:
+            puts = [(path, _moved_entry(entry, item) if path == new
+                     else entry) for path, entry in puts]
         for path in deletes:
             del self.base[path]
         self.base.update(puts)
@@ -674,6 +686,15 @@ def rekeyed(base, old, new):
              if is_under(path, old)]
     return ([(rebase(path, old, new), entry) for path, entry in moved],
             [path for path, _entry in moved])
+
+
+def _moved_entry(entry, item):
+    """The base entry of ``item`` if only its place changed since
+    ``entry``; otherwise ``entry``, so its other change is still seen."""
+    if entry.item_id != item.id or entry.is_folder != item.is_folder or \
+            not item.is_folder and entry.content_hash != item.content_hash:
+        return entry
+    return BaseEntry.of(item)
 
 
 def _as_asked(request, result):

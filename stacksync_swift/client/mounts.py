@@ -216,6 +216,19 @@ class MountedSync:
 
     def sync_once(self):
         """The private workspace, then each share; one summary."""
+        combined = self._pass()
+        if combined.error or not self._departed_elsewhere():
+            return combined
+        # A share's fetch this pass showed items the private mirror still
+        # has outside the share's folder (moved into it elsewhere before
+        # it was shared; see :meth:`_drop_departed_items`): the private
+        # engine ran first and kept them. It runs again so they leave in
+        # this pass; a watcher makes no other until something changes.
+        again = self._pass()
+        return dataclasses.replace(again, items=combined.items + again.items,
+                                   rounds=combined.rounds + again.rounds)
+
+    def _pass(self):
         self.mounts, self._events = None, []
         summary = self._sync_private()
         combined = dataclasses.replace(summary, items=list(self._events) +
@@ -335,16 +348,32 @@ class MountedSync:
         share's mirror is no longer the private workspace's (items never
         leave a share), so the private engine now sees it gone.
         """
-        shared = set()
-        for space in {item.mount_workspace_id for item in items.values()
-                      if item.mount_workspace_id}:
-            shared.update(self.state.remote_ids(space))
-        gone = [item_id for item_id, item in items.items()
-                if item_id in shared and not item.mount_workspace_id]
+        gone = self._departed(items)
         if gone:
             self.state.drop_remote(self.ws, gone)
         return {item_id: item for item_id, item in items.items()
                 if item_id not in gone}
+
+    def _departed(self, items):
+        """The ids of the private mirror's ``items`` a share's mirror
+        holds."""
+        shared = set()
+        for space in {item.mount_workspace_id for item in items.values()
+                      if item.mount_workspace_id}:
+            shared.update(self.state.remote_ids(space))
+        return [item_id for item_id, item in items.items()
+                if item_id in shared and not item.mount_workspace_id]
+
+    def _departed_elsewhere(self):
+        """Does the private mirror have an item a share holds, alive
+        outside the mount folders? (Inside one it is left alone anyway.)
+        """
+        items = self.state.remote_items(self.ws)
+        gone = set(self._departed(items))
+        folders = [mount.path for mount in live_mounts(items).values()]
+        return any(item.id in gone and
+                   not any(is_under(path, folder) for folder in folders)
+                   for path, item in remote_paths(items).items())
 
     def _leave_departed(self, items, live):
         """Trash the folders of mounts gone from the private workspace."""

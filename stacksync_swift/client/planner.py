@@ -115,19 +115,27 @@ class _Planner:
         self.remote_index = PathIndex(remote)
         self.base_index = PathIndex(base)
         self.ops = []
+        # Folders that leave the merge base, planned last (see run).
+        self.forgotten_folders = []
         self.reserved = []
         self.taken = set(local) | set(remote)
 
     def run(self):
         self._plan_moves()
         self._plan_paths()
-        if not self.ops and self.reserved:
+        if not self.ops and not self.forgotten_folders and self.reserved:
             # Every waiting move waits on another (a folder to be created
             # where the server has a file that is itself held back, say):
             # nothing would ever happen. Rule 2 alone, always safe, does.
             self.reserved = []
             self._plan_paths()
-        return self.ops
+        # A folder leaves the base after the operations on its contents,
+        # the deepest first: a round cut short in between (a download
+        # failing) must not leave synced entries below a folder the base
+        # no longer has. Next round that folder would be new here, set
+        # aside as a conflicted copy with them, and files the server
+        # deleted would go up again as new.
+        return self.ops + self.forgotten_folders[::-1]
 
     def _plan_paths(self):
         for path in sorted(set(self.base) | set(self.local) |
@@ -374,7 +382,8 @@ class _Planner:
         if not loc.is_folder:
             self._add(LOCAL_DELETE, path, expected=loc, base=b)
         elif self._local_survivors(path):
-            self._add(FORGET_BASE, path)    # uploads again as new
+            # Uploads again as new; its synced contents go first.
+            self.forgotten_folders.append(Op(FORGET_BASE, path))
         elif not self.local_index.under(path):
             self._add(LOCAL_DELETE, path, expected=loc, base=b)
 

@@ -36,7 +36,9 @@ equals its user's view of the server, nothing written is lost):
 * **deletes stay deleted**: a file deleted on a device while it was in
   sync everywhere (that device's merge base, the server's version, and no
   other device holding it anywhere else) is absent on every device and
-  the server at the end, unless a device moved it afterwards; a deleted
+  the server at the end, unless a device moved it (or the folder deleted
+  with it) before the delete was sent, or its device deleted the mount
+  folder holding it meanwhile (the share comes back afresh); a deleted
   path of a private folder that was the same on every device of its user
   and on the server, and that nothing was created, moved or edited at,
   under or above afterwards, is absent on that user's devices and view;
@@ -204,6 +206,7 @@ class Cloud(sim.Simulation):
         self.shared = 'shared' in self.profile
         self.encrypted = 'encrypted' in self.profile
         self.encrypt_names = self.encrypted and self.rng.random() < 0.5
+        self.keys = {}      # key container -> its number in this run
         self.users = [self._user('alice')]
         if self.shared:
             self.users.append(self._user('bob'))
@@ -240,8 +243,14 @@ class Cloud(sim.Simulation):
         space = self.server.service.get_workspace(user_id, workspace_id)
         if not space['encrypted']:
             return codecs.PlainCodec()
-        master = hashlib.sha256(('%d:%s' % (self.seed, codecs.key_container(
-            space))).encode()).digest()
+        # The key container's name is random (a uuid), so it is numbered
+        # here in the order keys are first asked for: a seed keyed by the
+        # name sealed other names each run, and the member sees the
+        # sealed name of their mount, which orders the paths drawn from.
+        key = self.keys.setdefault(codecs.key_container(space),
+                                   len(self.keys))
+        master = hashlib.sha256(('%d:%d' % (self.seed, key)).encode()
+                                ).digest()
         return codecs.EncryptedCodec(master, self.encrypt_names)
 
     def device_of(self, fs):
@@ -571,6 +580,43 @@ class Cloud(sim.Simulation):
                     return True
         return False
 
+    def _restored_shares(self, device, path, synced):
+        """A mount folder deleted here, or a folder above one, is made
+        again and its share downloaded afresh (see mounts.py): a delete
+        made in a share here and not sent yet (its merge base still has
+        the file) is undone, and promises no more. (The private files
+        around it stay deleted: the private engine sends those.)"""
+        self._spare({entry.item_id for inside, (space, entry)
+                     in synced.items()
+                     if is_under(inside, path) and
+                     inside not in device.fs.nodes and
+                     space != device.user.workspace_id})
+
+    def _deletes_raced_by_move(self, device, src):
+        """Another device deleted the synced folder moved here (or one
+        above it) and has not sent that: the move beats the delete, the
+        folder comes back there with what it holds (the race of
+        :meth:`_folders_moved_elsewhere`, in the other order)."""
+        entry = device.synced().get(src)
+        if entry is None or not entry[1].is_folder:
+            return
+        for other in self.devices:
+            if other is device:
+                continue
+            synced = other.synced()
+            for where, (_space, found) in synced.items():
+                if found.item_id == entry[1].item_id and \
+                        other.fs.nodes.get(where, 0) is not FOLDER:
+                    self._spare({below.item_id for inside, (_s, below)
+                                 in synced.items()
+                                 if is_under(inside, where)})
+
+    def _spare(self, item_ids):
+        """Deletes of these items promise no more."""
+        for content, doom in list(self.doomed.items()):
+            if doom[2] in item_ids:
+                del self.doomed[content]
+
     def _subtree(self, fs, path):
         return {p[len(path):]: (None if fs.nodes[p] is FOLDER
                                 else sha256(fs.nodes[p]))
@@ -622,6 +668,8 @@ class Cloud(sim.Simulation):
                 self.deleted_ids.add(synced[inside][1].item_id)
         self._touched(device, [path])
         workspace_id, holds_mount = device.workspace_at(path)
+        if holds_mount:
+            self._restored_shares(device, path, synced)
         if holds_mount or self._holds_mount_now(device, path, synced) or \
                 self._answers_lost() or \
                 self._folders_moved_elsewhere(device, path, synced):
@@ -649,16 +697,19 @@ class Cloud(sim.Simulation):
             if found is not None:
                 yield inside, sha256(data), found
 
-    def _crosses_mount_now(self, user, src, dst):
-        """Does a move from ``src`` to ``dst`` cross or carry a mount as
-        the server has them now (the device may not know yet)?"""
-        mounts = [path for path, item in self._listing(
+    def _mounts_now(self, user):
+        """The user's mount folders as the server has them now (the
+        device may not know yet)."""
+        return [path for path, item in self._listing(
             user.id, user.workspace_id).items() if item.mount_workspace_id]
 
+    @staticmethod
+    def _crosses_mount(mounts, src, dst):
+        """Does a move from ``src`` to ``dst`` go into or out of one of
+        the ``mounts``?"""
         def inside(path):
             return [m for m in mounts if is_under(path, m) and path != m]
-        return any(is_under(m, src) for m in mounts) or \
-            inside(src) != inside(dst.rpartition('/')[0] + '/x')
+        return inside(src) != inside(dst.rpartition('/')[0] + '/x')
 
     def _rearranged_elsewhere(self, device):
         """Has another device moved, made or deleted a folder it has not
@@ -709,8 +760,12 @@ class Cloud(sim.Simulation):
             if self._subtree(other.fs, path) != mine:
                 return
             synced = other.synced()
-            if any(below not in synced for below in other.fs.subtree(path)):
-                return      # not synced there: it goes up again
+            if any(below not in synced or synced[below][1].is_folder !=
+                   (other.fs.nodes[below] is FOLDER)
+                   for below in other.fs.subtree(path)):
+                # Not synced there, or a file there became a folder (or
+                # the other way) not yet sent: it goes up again.
+                return
         view = self.view(device.user.id, device.user.workspace_id)
         theirs = {p[len(path):]: node.sha for p, node in view.items()
                   if p == path or is_under(p, path)}
@@ -724,6 +779,7 @@ class Cloud(sim.Simulation):
     def observe_move(self, device, src, dst):
         fs = device.fs
         self._touched(device, [src, dst], moved=True)
+        self._deletes_raced_by_move(device, src)
         synced = device.synced()
         for inside in fs.subtree(src):
             data = fs.nodes[inside]
@@ -738,8 +794,15 @@ class Cloud(sim.Simulation):
         self._races(device)
         source_space, source_holds = device.workspace_at(src)
         target_space, _ = device.workspace_at(dst.rpartition('/')[0])
-        if source_holds or source_space != target_space or \
-                self._crosses_mount_now(device.user, src, dst) or \
+        mounts = self._mounts_now(device.user)
+        if source_space != target_space or \
+                self._crosses_mount(mounts, src, dst):
+            # Into or out of a shared folder (another workspace): a new
+            # item there, the one here deleted (see doc/design.md); an
+            # earlier move of the same bytes promises no more either.
+            self._unmoved(fs, src)
+            return
+        if source_holds or any(is_under(m, src) for m in mounts) or \
                 self._answers_lost() or self._rearranged_elsewhere(device):
             return
         if any(is_under(path, dst) for path in synced):

@@ -354,3 +354,39 @@ def test_a_folder_moved_onto_a_folder_made_meanwhile_merges_by_moves(world):
     settle(world)
     assert server(world) == {'q': None, 'q/c': sha256(b'inside')}
     assert ids(world)['q/c'] == before
+
+
+def test_a_folder_forgotten_mid_round_keeps_no_synced_files(world):
+    """Found by the cloud simulation (seed 126254): the server made a
+    synced folder a file while the folder here held a new file, so the
+    folder leaves the merge base and its synced files are deleted here.
+    A round cut short between the two (a download failing) left those
+    files synced below a folder the base no longer had; next round the
+    folder was set aside as a conflicted copy, and a file deleted on the
+    other device came back with it."""
+    a, b = world.clients
+    for path, data in (('d', FOLDER), ('d/f', b'deleted there'),
+                       ('d (x)', b'first')):
+        a.fs.nodes[path] = data
+        a.fs._touch(path)
+    settle(world)
+    for path in ('d/f', 'd'):
+        del b.fs.nodes[path]
+        del b.fs.mtimes[path]
+    for path, data in (('d', b'now a file'), ('d (x)', b'second')):
+        b.fs.nodes[path] = data
+        b.fs._touch(path)
+    sync(world, b)
+    a.fs.nodes['d/new'] = b'new here'
+    a.fs._touch('d/new')
+    fetch = a.remote.get_chunk
+
+    def fail_once(workspace_id, name):
+        a.remote.get_chunk = fetch
+        raise NetworkDown('request dropped')
+
+    a.remote.get_chunk = fail_once
+    assert a.engine.sync_once().error
+    settle(world)
+    assert sha256(b'deleted there') not in server(world).values()
+    assert sha256(b'new here') in server(world).values()

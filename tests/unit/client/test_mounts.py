@@ -404,19 +404,7 @@ def test_a_file_moved_into_a_folder_as_it_is_shared_leaves_the_mirror(
     not say it left. Seen in the share's mirror, it leaves the private
     one, and the file ends up in the shared folder only."""
     server, alice, bob = world
-    laptop = Person.__new__(Person)
-    laptop.server, laptop.service = server, server.service
-    laptop.id, laptop.name = alice.id, alice.name
-    laptop.fs = MemoryFS()
-    laptop.state = State.open(':memory:')
-    device = server.service.get_or_create_device(alice.id, 'laptop')
-    laptop.remote = SimRemote(server, alice.remote.network, 'laptop',
-                              alice.id, device['id'])
-    laptop.notices = []
-    laptop.syncer = mounts.MountedSync(
-        laptop.fs, laptop.remote, lambda space: PlainCodec(), laptop.state,
-        alice.syncer.clock, 'laptop', SyncOptions(),
-        notify=laptop.notices.append)
+    laptop = second_device(server, alice)
     write(alice, 'Team/plan.txt', b'plan v1')
     write(alice, 'report.txt', b'report')
     alice.sync()
@@ -429,3 +417,41 @@ def test_a_file_moved_into_a_folder_as_it_is_shared_leaves_the_mirror(
         laptop.sync()
     assert laptop.files() == alice.files() == {
         'Team/plan.txt': b'plan v1', 'Team/report.txt': b'report'}
+
+
+def test_a_file_moved_into_a_folder_as_it_is_shared_leaves_in_one_pass(
+        world):
+    """Found by the cloud simulation (seed 114029): the same, where the
+    share's first fetch comes after the private engine's pass. The file
+    stayed at the top until a next pass, which a watcher never made."""
+    server, alice, bob = world
+    laptop = second_device(server, alice)
+    write(alice, 'Team/plan.txt', b'plan v1')
+    write(alice, 'report.txt', b'report')
+    alice.sync()
+    laptop.sync()
+    alice.fs.move('report.txt', 'Team/report.txt')
+    alice.sync()
+    share(alice, bob)
+    laptop.sync()
+    assert laptop.files() == {'Team/plan.txt': b'plan v1',
+                              'Team/report.txt': b'report'}
+    assert laptop.sync().count() == 0
+
+
+def second_device(server, person):
+    """Another device of ``person``'s, with a folder of its own."""
+    laptop = Person.__new__(Person)
+    laptop.server, laptop.service = server, server.service
+    laptop.id, laptop.name = person.id, person.name
+    laptop.fs = MemoryFS()
+    laptop.state = State.open(':memory:')
+    device = server.service.get_or_create_device(person.id, 'laptop')
+    laptop.remote = SimRemote(server, person.remote.network, 'laptop',
+                              person.id, device['id'])
+    laptop.notices = []
+    laptop.syncer = mounts.MountedSync(
+        laptop.fs, laptop.remote, lambda space: PlainCodec(), laptop.state,
+        person.syncer.clock, 'laptop', SyncOptions(),
+        notify=laptop.notices.append)
+    return laptop

@@ -90,3 +90,19 @@ def test_remote_folder_move_moves_the_local_folder():
     ops = planner.plan(remote, local, base)
     assert [(op.kind, op.path, op.dest) for op in ops] == [
         (planner.LOCAL_MOVE, 'd', 'e')]
+
+
+def test_a_folder_leaves_the_base_after_its_synced_contents():
+    # Deleted on the server, a new file here: the folder uploads again
+    # as new, its synced file is deleted here. Forgetting the folder
+    # first, a round cut short in between (seed 126254) left that file
+    # synced below a folder new here, which went up again with it.
+    base = {'d': BaseEntry(1, 1, True), 'd/f': BaseEntry(2, 1, False,
+                                                         'a' * 64)}
+    local = {'d': LocalEntry(True), 'd/f': LocalEntry(False, 1, 1,
+                                                      'a' * 64),
+             'd/new': LocalEntry(False, 1, 1, 'b' * 64)}
+    ops = planner.plan({}, local, base)
+    assert [(op.kind, op.path) for op in ops] == [
+        (planner.LOCAL_DELETE, 'd/f'), (planner.UPLOAD, 'd/new'),
+        (planner.FORGET_BASE, 'd')]
