@@ -27,7 +27,8 @@ rebuilt on every start with the ports chosen then; with one device every
 partition stays on it, so data survives restarts. The proxy runs tempauth
 (admin user ``stacksync:admin`` on the installation account) with an
 in-process cache (:mod:`stacksync_swift.localcache`) instead of memcached,
-then ``stacksync_auth`` and ``stacksync_api``.
+then ``stacksync_auth`` and ``stacksync_api`` (``memcache_servers`` puts
+Swift's ``memcache`` filter on real memcached servers there instead).
 
 Deployment options: ``database_url`` and ``events_url`` go to the filters
 (SQLite or PostgreSQL or MySQL; ``amqp://`` for RabbitMQ), ``keystone``
@@ -121,12 +122,16 @@ class AllInOne:
         Each has its own in-process cache, so a tempauth token is only
         good on the proxy that made it; StackSync state is all in the
         database, so OAuth tokens work on every proxy.
+    :param memcache_servers: Swift's ``memcache`` filter on these
+        memcached servers (``host:port,...``) as every proxy's cache, as
+        in production: tempauth tokens work on every proxy, and OAuth
+        secrets and nonces are kept there (:mod:`stacksync_swift.credcache`)
     """
 
     def __init__(self, state_dir, port=8080, host='127.0.0.1', users=None,
                  filter_options=None, bare_proxy=False, keystone=None,
                  database_url=None, events_url=None, encryption=False,
-                 extra_proxies=0):
+                 extra_proxies=0, memcache_servers=None):
         self.state_dir = os.path.abspath(state_dir)
         self.host = host
         self.port = port or free_port(host)
@@ -139,6 +144,7 @@ class AllInOne:
         self.bare_proxy = bare_proxy
         self.keystone = keystone
         self.encryption = encryption
+        self.memcache_servers = memcache_servers
         self.extra_proxies = ['proxy-%d' % number
                               for number in range(2, 2 + extra_proxies)]
         self.swift_dir = os.path.join(self.state_dir, 'etc')
@@ -338,8 +344,12 @@ class AllInOne:
                                  # One node of each: never shun it for long
                                  # after a blip (Swift's default is 60 s).
                                  'error_suppression_interval': '1'},
-            'filter:cache': {'paste.filter_factory':
-                             'stacksync_swift.localcache:filter_factory'},
+            'filter:cache': (
+                {'use': 'egg:swift#memcache',
+                 'memcache_servers': self.memcache_servers}
+                if self.memcache_servers else
+                {'paste.filter_factory':
+                 'stacksync_swift.localcache:filter_factory'}),
             'filter:stacksync_auth': {
                 'use': 'egg:stacksync_swift#stacksync_auth'},
             'filter:stacksync_api': dict(

@@ -4,7 +4,8 @@ Subcommands::
 
     stacksync-swift aio [--state DIR] [--port N]    run the all-in-one
         [--database-url URL] [--events-url URL] [--encryption]
-        [--extra-proxies N] [--keystone-url URL --keystone-user NAME]
+        [--extra-proxies N] [--memcache-servers S]
+        [--keystone-url URL --keystone-user NAME]
     stacksync-swift db upgrade                      migrate the database
     stacksync-swift user-add NAME [--password [P]] [--quota BYTES] [--email E]
     stacksync-swift user-list
@@ -97,6 +98,7 @@ def cmd_aio(args):
                            events_url=args.events_url,
                            encryption=args.encryption,
                            extra_proxies=args.extra_proxies,
+                           memcache_servers=args.memcache_servers,
                            keystone=_aio_keystone(args))
     print('Starting Swift and StackSync in %s ...' % cluster.state_dir,
           flush=True)
@@ -183,6 +185,8 @@ def _aio_deployment(cluster):
                  if cluster.keystone else 'tempauth + OAuth')]
     if cluster.extra_proxies:
         lines.append('  Proxies          %s' % ' '.join(cluster.proxy_urls))
+    if cluster.memcache_servers:
+        lines.append('  Memcache         %s' % cluster.memcache_servers)
     return '\n'.join(lines)
 
 
@@ -236,9 +240,11 @@ def _quota(used, limit):
 def cmd_user_del(args):
     metadata, store = _services(args)
     user = metadata.get_user_by_name(args.name)
+    tokens = [t.token for t in store.list_access_tokens(user['id'])]
     store.revoke_user_tokens(user['id'])
     removed = metadata.delete_user(user['id'])
     print('Deleted user %s and revoked their tokens.' % args.name)
+    _forget_cached(args, tokens=tokens)
     if removed['containers']:
         print('Their workspace containers in the storage account can now '
               'be deleted:\n  %s' % '\n  '.join(removed['containers']))
@@ -271,6 +277,8 @@ def cmd_consumer_del(args):
     _, store = _services(args)
     store.delete_consumer(args.key)
     print('Deleted consumer %s and every token it held.' % args.key)
+    # Its tokens may stay cached: without the consumer they check nothing.
+    _forget_cached(args, consumers=[args.key])
     return 0
 
 
@@ -288,8 +296,35 @@ def cmd_token_list(args):
 def cmd_token_revoke(args):
     _, store = _services(args)
     store.revoke_access_token(args.token)
-    print('Revoked; requests signed with it are refused from now on.')
+    if _forget_cached(args, tokens=[args.token]):
+        print('Revoked; requests signed with it are refused from now on.')
     return 0
+
+
+def _forget_cached(args, consumers=(), tokens=()):
+    """Clear revoked credentials from the proxies' memcache
+    (:mod:`stacksync_swift.credcache`); False, after saying so, when no
+    proxy config is found."""
+    from stacksync_swift import credcache
+
+    if args.config:
+        path = args.config
+    elif args.state:
+        path = aio.AllInOne(args.state).proxy_conf_path()
+    elif os.path.exists(DEFAULT_PROXY_CONFIG) or args.database_url:
+        path = DEFAULT_PROXY_CONFIG
+    else:   # the default all-in-one's database, as database_url() says
+        path = aio.AllInOne(aio.default_state_dir()).proxy_conf_path()
+    if not os.path.exists(path):
+        print('No proxy config at %s: proxies whose cache is memcache may '
+              'accept what was revoked for up to %d seconds (give '
+              '--config).' % (path, credcache.TTL))
+        return False
+    memcache = credcache.memcache_of_proxy(path)
+    if memcache is None:
+        return True     # proxies cache credentials only in memcache
+    credcache.forget(memcache, consumers=consumers, tokens=tokens)
+    return True
 
 
 def _table(header, rows):
@@ -423,6 +458,10 @@ def build_parser():
     run.add_argument('--extra-proxies', type=int, default=0, metavar='N',
                      help='run N more proxies with the filters on free '
                           'ports (default: 0)')
+    run.add_argument('--memcache-servers', metavar='HOST:PORT[,...]',
+                     help="the proxies' cache: Swift's memcache on these "
+                          'memcached servers (default: in-process, one '
+                          'per proxy)')
     run.add_argument('--keystone-url', metavar='URL',
                      help='Keystone mode: the Keystone v3 URL (instead '
                           'of tempauth)')

@@ -9,6 +9,9 @@
 ``STACKSYNC_TEST_AMQP_URL``
     a RabbitMQ broker, e.g. ``amqp://guest:guest@127.0.0.1:5672//``.
 
+memcached needs no variable: :func:`memcached` runs Debian's on a free
+port for as long as a test wants it.
+
 Without them a test that needs the server is skipped, except when ``CI``
 is ``true``: then it fails, so CI never passes by skipping. The same goes
 for an optional module or program a test needs (:func:`require_module`):
@@ -17,8 +20,13 @@ for an optional module or program a test needs (:func:`require_module`):
 ``tests/allowed_skips.txt``.
 """
 
+import contextlib
 import importlib
 import os
+import shutil
+import socket
+import subprocess
+import time
 
 import pytest
 import sqlalchemy
@@ -78,3 +86,32 @@ def side_database(suffix):
     finally:
         engine.dispose()
     return shared.set(database=name)
+
+
+@contextlib.contextmanager
+def memcached():
+    """A memcached of its own on a free loopback port: yields
+    ``(address, process)`` (a test may kill the process)."""
+    program = shutil.which('memcached')
+    if program is None:
+        unavailable('memcached is not installed')
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    command = [program, '-l', '127.0.0.1', '-p', str(port), '-U', '0',
+               '-m', '64']
+    if os.geteuid() == 0:
+        command += ['-u', 'root']   # memcached will not run as root unasked
+    process = subprocess.Popen(command)
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), \
+                    socket.create_connection(('127.0.0.1', port), 0.5):
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError('memcached did not start on port %d' % port)
+        yield '127.0.0.1:%d' % port, process
+    finally:
+        process.kill()
+        process.wait()

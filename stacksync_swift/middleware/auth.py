@@ -67,6 +67,13 @@ be within ten minutes of the proxy's clock. Unknown consumers or tokens, bad
 signatures, replays and stale timestamps are answered ``401`` with a JSON
 body ``{"error": 401, "description": ...}`` and ``WWW-Authenticate: OAuth``.
 
+With Swift's ``memcache`` as the ``cache`` filter, consumers and access
+tokens are cached there for 60 seconds and nonces are memcache counters,
+so a signed request costs no database round trip;
+``stacksync-swift token-revoke`` (and ``consumer-del``, ``user-del``)
+clear the cache, and a revoked token stops working on every proxy at once
+(:mod:`stacksync_swift.credcache`).
+
 Authorization
 =============
 
@@ -115,6 +122,7 @@ from swift.common.utils import get_logger
 from swift.common.utils import split_path
 
 from stacksync_swift import config
+from stacksync_swift import credcache
 from stacksync_swift import keystone
 from stacksync_swift import oauth
 from stacksync_swift import services
@@ -153,7 +161,10 @@ class StackSyncAuth:
         self.settings = settings
         self.logger = logger or get_logger({}, log_route='stacksync_auth')
         self.services = services.for_settings(settings)
-        self.provider = oauth.Provider(self.services.credentials)
+        # Secrets and nonces in memcache where the proxies share one.
+        self.credentials = credcache.CachedCredentials(
+            self.services.credentials)
+        self.provider = oauth.Provider(self.credentials)
         # The web sign-in's throttle and counters (stacksync_swift.throttle).
         self.throttle = throttle.Throttle(
             web_store.WebStore(self.services.engine))
@@ -164,6 +175,7 @@ class StackSyncAuth:
         if env.get('swift.authorize_override') or not common.owns(env):
             return self.app(env, start_response)
         req = swob.Request(env)
+        self.credentials.use(env.get('swift.cache'))
         try:
             if common.is_oauth_endpoint(env):
                 return self.oauth_endpoint(req)(env, start_response)
