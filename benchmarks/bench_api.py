@@ -28,7 +28,10 @@ the same proxy over HTTP (requests, one connection per client):
   would have to be for a chunk store to reach a given share of raw
   throughput on this cluster.
 
-Ratios (API time / raw time) are printed first. Best of ``--repeat``.
+The proxy's cache is a memcached, as in production, where it keeps OAuth
+secrets and nonces (``--no-memcached``: the all-in-one's in-process cache,
+where every signed request reads the database). Ratios (API time / raw
+time) are printed first. Best of ``--repeat``.
 """
 
 import argparse
@@ -225,8 +228,8 @@ def ratios(clients, meter, size, repeat):
               '(%.2f s)   raw Swift, chunk objects %7.0f MB/s (%.2f s)'
               % (name, size / api_s / 1e6, api_s, size / raw_s / 1e6,
                  raw_s, size / chunked_s / 1e6, chunked_s))
-    print('server CPU seconds of those runs (%s = total; 2 CPUs):'
-          % ' + '.join(SERVERS))
+    print('server CPU seconds of those runs (%s = total; %d CPUs):'
+          % (' + '.join(SERVERS), os.cpu_count()))
     for name, ((_, api_cpu), (_, raw_cpu), (_, chunked_cpu)) in \
             results.items():
         print('  %-9s API %s   raw Swift %s   chunk objects %s'
@@ -280,17 +283,26 @@ def main():
     parser.add_argument('--size-mib', type=int, default=256)
     parser.add_argument('--repeat', type=int, default=2)
     parser.add_argument('--small', type=int, default=50)
+    parser.add_argument('--no-memcached', action='store_true',
+                        help="the all-in-one's in-process cache instead of "
+                        'a memcached (which production proxies share, and '
+                        'where they keep OAuth secrets and nonces)')
     parser.add_argument('--object-sizes', default='1,2,4,8,16',
                         help='object sizes in MiB for the raw Swift sweep '
                         '(comma-separated; empty: none)')
     args = parser.parse_args()
     sizes_mib = [int(size) for size in args.object_sizes.split(',') if size]
-    with tempfile.TemporaryDirectory() as state, \
-            aio.AllInOne(state, port=0) as cluster:
+    with contextlib.ExitStack() as stack:
+        state = stack.enter_context(tempfile.TemporaryDirectory())
+        memcache = None if args.no_memcached else \
+            stack.enter_context(aio.Memcached()).address
+        cluster = stack.enter_context(
+            aio.AllInOne(state, port=0, memcache_servers=memcache))
         clients = Clients(cluster)
         meter = CPUMeter(cluster)
-        print('%d MiB of random bytes, HTTP through one proxy, best of %d'
-              % (args.size_mib, args.repeat))
+        print('%d MiB of random bytes, HTTP through one proxy (cache: %s), '
+              'best of %d' % (args.size_mib, 'memcached' if memcache
+                              else 'in-process', args.repeat))
         ratios(clients, meter, args.size_mib * MiB, args.repeat)
         commit_latency(clients, args.small)
         if sizes_mib:

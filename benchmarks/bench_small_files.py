@@ -14,14 +14,17 @@ would type it:
 * ``stacksync sync`` (the sync client: chunk, upload, commit) into a new
   user's workspace.
 
-Both go through the same proxy. The time of each includes the command's
-start (the interpreter and its imports), since a user waits for that too.
+Both go through the same proxy, whose cache is a memcached as in
+production (``--no-memcached``: the in-process one). The time of each
+includes the command's start (the interpreter and its imports), since a
+user waits for that too.
 The ratio (stacksync time / swift time) is printed first. Afterwards the
 container's object count and the workspace's committed files are checked
 against ``--files``, so a fast run that lost files cannot pass unnoticed.
 """
 
 import argparse
+import contextlib
 import os
 import random
 import subprocess
@@ -74,7 +77,8 @@ def swift_upload(cluster, folder):
     """``swift upload CONTAINER NAME`` from the folder's parent."""
     return timed([sys.executable, '-m', 'swiftclient.shell',
                   '-A', cluster.auth_url, '-U', cluster.admin_user,
-                  '-K', cluster.admin_key, '-q',
+                  # One argument: a key may begin with '-'.
+                  '--key=' + cluster.admin_key, '-q',
                   'upload', CONTAINER, os.path.basename(folder)],
                  cwd=os.path.dirname(folder))
 
@@ -130,9 +134,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--files', type=int, default=10000)
     parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--no-memcached', action='store_true',
+                        help="the all-in-one's in-process cache instead of "
+                        'a memcached, as production proxies share')
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as state, \
-            aio.AllInOne(os.path.join(state, 'aio'), port=0) as cluster:
+    with contextlib.ExitStack() as stack:
+        state = stack.enter_context(tempfile.TemporaryDirectory())
+        memcache = None if args.no_memcached else \
+            stack.enter_context(aio.Memcached()).address
+        cluster = stack.enter_context(aio.AllInOne(
+            os.path.join(state, 'aio'), port=0, memcache_servers=memcache))
+        print('cache: %s' % ('memcached' if memcache else 'in-process'))
         folder = os.path.join(state, 'files')
         total = make_files(folder, args.files, args.seed)
         config = os.path.join(state, 'config')

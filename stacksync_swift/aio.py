@@ -45,6 +45,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -97,6 +98,61 @@ def render_ini(sections):
         lines.extend('%s = %s' % item for item in options.items())
         lines.append('')
     return '\n'.join(lines)
+
+
+class Memcached:
+    """Debian's memcached on a free loopback port, as a context manager:
+    for an all-in-one whose proxies share a cache (``memcache_servers``)
+    and for the tests and benchmarks that want one.
+
+    :attr:`address` is ``host:port``; :attr:`process` the server (a test
+    may kill it).
+    """
+
+    def __init__(self, host='127.0.0.1', memory_mib=64):
+        self.program = shutil.which('memcached')
+        if self.program is None:
+            raise RuntimeError('memcached is not installed (Debian: apt '
+                               'install memcached)')
+        self.host = host
+        self.port = free_port(host)
+        self.memory_mib = memory_mib
+        self.process = None
+
+    @property
+    def address(self):
+        return '%s:%d' % (self.host, self.port)
+
+    def start(self):
+        command = [self.program, '-l', self.host, '-p', str(self.port),
+                   '-U', '0', '-m', str(self.memory_mib)]
+        if os.geteuid() == 0:
+            command += ['-u', 'root']   # it will not run as root unasked
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                                        start_new_session=True)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            try:
+                socket.create_connection((self.host, self.port), 1).close()
+                return self
+            except OSError:
+                if self.process.poll() is not None or \
+                        time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError('memcached did not start on %s'
+                                       % self.address)
+            time.sleep(0.1)
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
 
 
 class AllInOne:

@@ -23,10 +23,6 @@ for an optional module or program a test needs (:func:`require_module`):
 import contextlib
 import importlib
 import os
-import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 import sqlalchemy
@@ -88,30 +84,18 @@ def side_database(suffix):
     return shared.set(database=name)
 
 
+
 @contextlib.contextmanager
 def memcached():
-    """A memcached of its own on a free loopback port: yields
-    ``(address, process)`` (a test may kill the process)."""
-    program = shutil.which('memcached')
-    if program is None:
-        unavailable('memcached is not installed')
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    command = [program, '-l', '127.0.0.1', '-p', str(port), '-U', '0',
-               '-m', '64']
-    if os.geteuid() == 0:
-        command += ['-u', 'root']   # memcached will not run as root unasked
-    process = subprocess.Popen(command)
+    """A memcached of its own on a free loopback port
+    (:class:`stacksync_swift.aio.Memcached`)."""
+    from stacksync_swift import aio
+
     try:
-        for _ in range(100):
-            with contextlib.suppress(OSError), \
-                    socket.create_connection(('127.0.0.1', port), 0.5):
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError('memcached did not start on port %d' % port)
-        yield '127.0.0.1:%d' % port, process
+        running = aio.Memcached().start()
+    except RuntimeError as err:
+        unavailable(str(err))
+    try:
+        yield running
     finally:
-        process.kill()
-        process.wait()
+        running.stop()

@@ -38,7 +38,7 @@ def memcached():
 
 @pytest.fixture(scope='module')
 def cached_proxies(tmp_path_factory, memcached):
-    address, _process = memcached
+    address = memcached.address
     cluster = aio.AllInOne(
         tmp_path_factory.mktemp('cached-proxies'), port=0,
         database_url=servers.side_database('_oauthcache').render_as_string(
@@ -173,9 +173,7 @@ def test_with_memcached_down_requests_go_to_the_database(
         cached_proxies, stores, memcached):
     """Last in the module: it stops the memcached the others share."""
     app = App(stores)
-    _address, process = memcached
-    process.kill()
-    process.wait()
+    memcached.stop()
     proxy_a, proxy_b = cached_proxies.proxy_urls
     assert app.statuses([proxy_a, proxy_b]) == [200, 200]
     request = app.signed(proxy_a)
