@@ -13,7 +13,9 @@
   as the proxy finds them: in the pack the chunk index names, else as an
   object of their own, fetched by name when the listing lacks it
   (:class:`StoredChunks`); every pack listed holds only chunks whose
-  bytes hash to their names.
+  bytes hash to their names, and every row of the chunk index names a
+  stored pack holding the chunk's bytes at its offset (nothing half
+  written is indexed: :func:`check_index`).
 """
 
 import collections
@@ -248,6 +250,13 @@ def check_objects(objects):
             check_chunk_name(name, data)
 
 
+def check_index(chunks):
+    """Every chunk the index locates is in its pack, whole: a pack is
+    indexed only once Swift stored all of it."""
+    for name in chunks.locations:
+        assert name in chunks, 'indexed chunk %s is not stored' % name
+
+
 def check_chunk_name(name, data):
     """A plain workspace's chunk is named by the SHA-256 of its bytes."""
     assert name == 'chk-' + hashlib.sha256(data).hexdigest(), name
@@ -276,6 +285,7 @@ def audit(cluster, client, workspace_id, ledger=None):
     workspace = client.get('/v1/workspace/%d' % workspace_id).json()
     chunks = StoredChunks(cluster, workspace['container'])
     check_objects(chunks.listed)
+    check_index(chunks)
     checked = 0
     for item in all_items(client, workspace_id).values():
         if item['is_folder']:

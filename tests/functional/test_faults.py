@@ -10,6 +10,11 @@ servers the tests skip, unless ``CI`` is ``true``: then they fail.
   answered 503 (JSON) while it is down, retried uploads succeed once it is
   back, and afterwards no committed version names a chunk missing from
   Swift (every version's chunks hash to its content hash).
+* The proxy, or the object server, killed (SIGKILL) in the middle of a
+  48 MiB upload that has filled some 4 MiB packs: the upload fails (a
+  dropped connection, or a JSON 503 from the proxy when the object
+  server went), no chunk index row names a pack Swift does not hold
+  whole, and the same upload sent again is stored and reads back.
 * PostgreSQL restarted (``pg_ctlcluster ... restart``) while clients write:
   every failed request is a JSON 503, no filter logs an unhandled error,
   and every client's requests succeed again after the restart.
@@ -20,6 +25,8 @@ servers the tests skip, unless ``CI`` is ``true``: then they fail.
 The broker and the database are always started again, whatever happens.
 """
 
+import hashlib
+import os
 import shutil
 import subprocess
 import threading
@@ -37,6 +44,10 @@ EXCHANGE = 'stacksync-faults-%s' % uuid.uuid4().hex[:12]
 # How long a client keeps retrying one request before giving up.
 RETRY_FOR = 120.0
 OUTAGE = 5.0
+OCTETS = {'Content-Type': 'application/octet-stream'}
+# Small packs, so that a large upload fills several before a kill.
+PACK_SIZE = 4 * 1024 * 1024
+MiB = 1024 * 1024
 
 
 @pytest.fixture(scope='module')
@@ -46,7 +57,8 @@ def cluster(tmp_path_factory):
             tmp_path_factory, 'faults',
             database_url=database.render_as_string(hide_password=False),
             events_url=servers.amqp_url(),
-            filter_options={'events_exchange': EXCHANGE}) as running:
+            filter_options={'events_exchange': EXCHANGE,
+                            'pack_size': str(PACK_SIZE)}) as running:
         yield running
 
 
@@ -160,6 +172,95 @@ def test_object_server_killed_during_uploads(cluster, team):
     check_after(cluster, team, ledger, writers)
     faults.check_downloads(team.owner, faults.all_items(
         team.owner, team.workspace).values())
+
+
+class PausedStream:
+    """Upload bytes that stop after ``pause_at`` until released, so a
+    server can be killed while the request is mid-stream."""
+
+    def __init__(self, data, pause_at):
+        self.data = data
+        self.pause_at = pause_at
+        self.paused = threading.Event()
+        self.release = threading.Event()
+
+    def __iter__(self):
+        for offset in range(0, len(self.data), MiB):
+            if offset == self.pause_at:
+                self.paused.set()
+                self.release.wait(RETRY_FOR)
+            yield self.data[offset:offset + MiB]
+
+
+def packed_chunks(cluster, container):
+    return len(faults.chunk_locations(cluster, container))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('server', ['proxy', 'object'])
+def test_a_server_killed_mid_pack(cluster, stores, server):
+    client = faults.Team(cluster, stores, 1).owner
+    try:
+        container = client.get('/v1/workspace/%d' % client.workspace_id
+                               ).json()['container']
+        data = os.urandom(48 * MiB)
+        stream = PausedStream(data, 24 * MiB)
+        answers = []
+
+        def upload():
+            try:
+                answers.append(client.post(
+                    '/v1/file', params={'name': 'big.bin', 'parent': 0},
+                    data=stream, headers=OCTETS))
+            except OSError as error:    # the proxy went
+                answers.append(error)
+        uploader = threading.Thread(target=upload)
+        uploader.start()
+        assert stream.paused.wait(RETRY_FOR)
+        # Packs fill as the bytes stream in: some are stored already.
+        deadline = time.monotonic() + RETRY_FOR
+        while packed_chunks(cluster, container) == 0:
+            assert time.monotonic() < deadline, 'no pack was stored'
+            time.sleep(0.1)
+        process = cluster.processes[server]
+        process.kill()
+        process.wait()
+        stream.release.set()
+        uploader.join(RETRY_FOR)
+        [answer] = answers
+        if server == 'object':
+            assert not isinstance(answer, Exception), answer
+            assert answer.status_code == 503, answer.text
+            assert answer.json()['error'] == 503
+        else:
+            assert isinstance(answer, OSError), answer
+        cluster._spawn(server)
+        cluster._wait_healthy(server, cluster.port if server == 'proxy'
+                              else cluster.ports[server])
+        faults.check_index(faults.StoredChunks(cluster, container))
+        created = send_until_stored(client, data)
+        got = client.get('/v1/file/%d/data' % created['id'])
+        assert got.status_code == 200
+        assert hashlib.sha256(got.content).digest() == \
+            hashlib.sha256(data).digest()
+        assert faults.audit(cluster, client, client.workspace_id) >= 1
+        assert faults.unhandled_errors(cluster) == []
+    finally:
+        client.close()
+
+
+def send_until_stored(client, data):
+    """The client's retry: the same upload until it is stored (the
+    object server may need a moment after its restart)."""
+    deadline = time.monotonic() + RETRY_FOR
+    while True:
+        resp = client.post('/v1/file', params={'name': 'big-again.bin',
+                                               'parent': 0}, data=data)
+        if resp.status_code == 201:
+            return resp.json()
+        assert resp.status_code == 503, resp.text
+        assert time.monotonic() < deadline, 'no recovery'
+        time.sleep(0.5)
 
 
 # -- PostgreSQL ----------------------------------------------------
