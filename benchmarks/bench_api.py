@@ -13,6 +13,8 @@ the same proxy over HTTP (requests, one connection per client):
   repeat sends fresh bytes, so no chunk is already stored;
 * downloading it (``GET /v1/file/{id}/data``, every chunk verified)
   against a raw Swift GET of the object;
+* how many Swift objects the API's uploads made, per GiB stored (the
+  workspace container's object count and bytes);
 * for reference, raw Swift storing the same bytes the way the API stores
   them: one object per content-defined chunk (about 1 MiB), 4 PUTs in
   flight, and reading them back in order. This is Swift's own cost of
@@ -156,6 +158,17 @@ class Clients:
     def raw_chunked_download(self, names):
         return sum(self.raw_download(name) for name in names)
 
+    def workspace_objects(self):
+        """``(objects, bytes)`` in the API user's workspace container."""
+        folder = self.check(self.api.get(self.base + '/v1/folder/0'), 200)
+        workspace = self.check(self.api.get(
+            self.base + '/v1/workspace/%d' % folder.json()['workspace_id']),
+            200).json()
+        head = self.check(self.raw.head(self.raw_url.rsplit('/', 1)[0] +
+                                        '/' + workspace['container']), 204)
+        return (int(head.headers['X-Container-Object-Count']),
+                int(head.headers['X-Container-Bytes-Used']))
+
     def raw_sessions(self, count):
         sessions = []
         for _ in range(count):
@@ -235,6 +248,10 @@ def ratios(clients, meter, size, repeat):
         print('  %-9s API %s   raw Swift %s   chunk objects %s'
               % (name, meter.show(api_cpu), meter.show(raw_cpu),
                  meter.show(chunked_cpu)))
+    objects, stored = clients.workspace_objects()
+    print('Swift objects per GiB stored through the API: %.0f (%d objects, '
+          '%.0f MiB in the workspace container)'
+          % (objects / (stored / 2 ** 30), objects, stored / MiB))
 
 
 def object_sizes(clients, meter, size, repeat, sizes_mib):
