@@ -411,6 +411,28 @@ def cmd_chunk_index_rebuild(args):
     return 1 if totals['bad'] else 0
 
 
+def cmd_gc(args):
+    """Reclaim what no version needs: see :mod:`stacksync_swift.gc`."""
+    from stacksync_swift import config
+    from stacksync_swift import gc
+    from stacksync_swift import services
+
+    path = _proxy_config_path(args)
+    settings = config.load({'__file__': path}, {})
+    found, store = services.store_from_proxy_config(path)
+    grace = settings.gc_grace if args.grace is None else args.grace
+    keep = settings.keep_versions_days if args.keep_versions_days is None \
+        else args.keep_versions_days
+    if grace < 0 or keep < 0:
+        raise CommandError('--grace and --keep-versions-days cannot be '
+                           'negative')
+    collector = gc.Collector(store, found.engine, grace, keep)
+    report = collector.run(containers=args.container)
+    for line in gc.format_report(report):
+        print(line)
+    return 0
+
+
 # -- the parser --
 
 def build_parser():
@@ -572,6 +594,30 @@ def build_parser():
                               'more); default: every container of the '
                               'storage account')
     rebuild.set_defaults(func=cmd_chunk_index_rebuild)
+
+    collect = commands.add_parser(
+        'gc', help='delete chunks, packs, old versions and containers '
+                   'nothing needs',
+        description='Garbage collection and history retention, from cron '
+                    'or a systemd timer (one run at a time): old versions '
+                    'past keep_versions_days, chunks no version references '
+                    'and uploads never committed (after the grace period), '
+                    'dead packs, packs mostly dead (rewritten), containers '
+                    "of deleted workspaces. Runs the proxy pipeline from "
+                    "--config (or the all-in-one's) and prints what it "
+                    'freed.')
+    collect.add_argument('--grace', type=float, metavar='SECONDS',
+                         help='leave anything younger alone (default: '
+                              'gc_grace from the proxy config, 86400)')
+    collect.add_argument('--keep-versions-days', type=float, metavar='DAYS',
+                         help='delete versions replaced longer ago; 0 keeps '
+                              'them all (default: keep_versions_days from '
+                              'the proxy config, 0)')
+    collect.add_argument('--container', action='append', metavar='NAME',
+                         help='only this workspace container (repeat for '
+                              'more; containers of deleted workspaces are '
+                              'then left alone)')
+    collect.set_defaults(func=cmd_gc)
     return parser
 
 

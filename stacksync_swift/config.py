@@ -58,6 +58,12 @@ class Settings:
     # the pack PUTs one upload keeps in flight while it fills the next.
     pack_size: int = 16 * 1024 * 1024
     packs_in_flight: int = 2
+    # Garbage collection (stacksync_swift.gc): seconds an unreferenced
+    # chunk, a dead pack or a deleted workspace's container is left alone
+    # (uploads in flight, memories in proxies), and days a replaced
+    # version stays restorable (0: forever).
+    gc_grace: float = 24 * 3600.0
+    keep_versions_days: float = 0.0
     # PostgreSQL: seconds to wait for a connection, and for a statement
     # (lock waits included; 0: no limit).
     connect_timeout: int = 5
@@ -145,6 +151,13 @@ def parse(conf):
     packs_in_flight = _number(
         conf, 'packs_in_flight', defaults.packs_in_flight, int,
         lambda n: 1 <= n <= 16, '1 to 16')
+    gc_grace = _number(
+        conf, 'gc_grace', defaults.gc_grace, float,
+        lambda n: 0 <= n <= 30 * 86400, '0 to 2592000 seconds (30 days)')
+    keep_versions_days = _number(
+        conf, 'keep_versions_days', defaults.keep_versions_days, float,
+        lambda n: 0 <= n < 100000,
+        'a number of days (0 keeps every version forever)')
     keystone_auth_url = conf.get('keystone_auth_url', '').strip()
     if auth_mode == 'keystone' and not keystone_auth_url:
         raise ValueError('auth_mode = keystone needs keystone_auth_url, the '
@@ -170,7 +183,9 @@ def parse(conf):
         chunk_etag=config_true_value(
             conf.get('chunk_etag', defaults.chunk_etag)),
         pack_size=pack_size,
-        packs_in_flight=packs_in_flight)
+        packs_in_flight=packs_in_flight,
+        gc_grace=gc_grace,
+        keep_versions_days=keep_versions_days)
 
 
 def _number(conf, name, default, convert, acceptable, what):

@@ -70,4 +70,5 @@ def store_from_proxy_config(conf_path, logger=None):
     return found, ChunkStore(app, settings.storage_account, logger,
                              index=found.chunk_index,
                              pack_size=settings.pack_size,
-                             packs_in_flight=settings.packs_in_flight)
+                             packs_in_flight=settings.packs_in_flight,
+                             gc_grace=settings.gc_grace)

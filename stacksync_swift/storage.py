@@ -78,16 +78,24 @@ they overlap; called from plain threads (tests, tools) the green threads
 simply run one after another, with the same results and the same memory
 bound.
 
-Chunk sizes and existence are facts that never change once a chunk is
-stored (write-once), so the store remembers them per process
+Chunk sizes and locations do not change once a chunk is stored
+(write-once), so the store remembers them per process
 (:data:`KNOWN_CHUNKS` entries at most): a Range download or a commit check
-sends a HEAD only for chunks this process has not seen yet.
+sends a HEAD only for chunks this process has not seen lately. Garbage
+collection (:mod:`stacksync_swift.gc`) does remove chunks no version
+references and moves live ones out of mostly dead packs, but it deletes
+nothing a grace period has not passed on, and a memory lasts at most a
+quarter of that period; what an upload leans on (dedup) is always asked
+afresh, and a commit's chunks are confirmed by the metadata service under
+the workspace's lock.
 """
 
 import collections
+import datetime
 import hashlib
 import itertools
 import json
+import time
 from typing import NamedTuple
 from typing import Optional
 
@@ -131,8 +139,11 @@ GET_PREFETCH = 1
 LISTING_MIN_NAMES = 100
 LISTING_PER_NAME = 10
 # Remembered (container, chunk) -> size entries per process (about 150 bytes
-# each).
+# each), each for at most MEMORY_SECONDS (and a quarter of garbage
+# collection's grace period, GC_GRACE by default; see stacksync_swift.gc).
 KNOWN_CHUNKS = 200000
+MEMORY_SECONDS = 600
+GC_GRACE = 24 * 3600
 # Defaults of the pack options (see stacksync_swift.config): the largest
 # pack, and the pack PUTs an upload keeps in flight while it fills the next
 # one. An upload holds at most (PACKS_IN_FLIGHT + 1) packs in memory.
@@ -178,6 +189,9 @@ class StoredContent(NamedTuple):
     new_chunks: int     # chunks written now (the others were already there)
     new_bytes: int
     written: tuple = ()     # per chunk of ``chunks``: written now?
+    # The names stored in packs (all of them with a chunk index), for the
+    # metadata service to confirm under the workspace's lock.
+    packed: frozenset = frozenset()
 
     @property
     def names(self):
@@ -216,7 +230,7 @@ class ChunkStore:
     def __init__(self, app, account, logger=None,
                  concurrency=PUT_CONCURRENCY, chunk_etag=False,
                  prefetch=GET_PREFETCH, index=None, pack_size=PACK_SIZE,
-                 packs_in_flight=PACKS_IN_FLIGHT):
+                 packs_in_flight=PACKS_IN_FLIGHT, gc_grace=GC_GRACE):
         self.app = app
         self.account = account
         self.logger = logger or get_logger({}, log_route='stacksync_storage')
@@ -226,9 +240,12 @@ class ChunkStore:
         self.index = index
         self.pack_size = pack_size
         self.packs_in_flight = packs_in_flight
-        self._known = _KnownChunks(KNOWN_CHUNKS)
+        # What this process learned of stored chunks lasts a fraction of
+        # garbage collection's grace period (see _KnownChunks).
+        self.memory_seconds = min(MEMORY_SECONDS, gc_grace / 4)
+        self._known = _KnownChunks(KNOWN_CHUNKS, self.memory_seconds)
         # (container, chunk) -> Location of chunks in packs.
-        self._located = _KnownChunks(KNOWN_CHUNKS)
+        self._located = _KnownChunks(KNOWN_CHUNKS, self.memory_seconds)
 
     # -- subrequests -------------------------------------------------------
 
@@ -362,14 +379,22 @@ class ChunkStore:
 
     # -- the chunk index ---------------------------------------------------
 
-    def _locate(self, container, names, fresh=False):
+    def _locate(self, container, names, fresh=False, upload=False):
         """``{name: Location}`` of the ``names`` stored in packs.
 
-        Locations this process has seen are remembered (a pack is never
-        changed); ``fresh`` asks the index about every name.
+        Locations this process has seen lately are remembered (a pack is
+        never changed, and garbage collection deletes a pack it emptied
+        only a grace period later, longer than a memory lasts: see
+        :attr:`memory_seconds`); ``fresh`` asks the index about every name.
+        ``upload`` (fresh too) is the question an upload asks before it
+        leans on a stored chunk: one garbage collection condemned counts
+        as missing, so the client sends it again. Otherwise condemned
+        chunks are found: reads, and the size checks of a commit, which
+        the metadata service confirms under the workspace's lock.
         """
         if self.index is None:
             return {}
+        fresh = fresh or upload
         found, unknown = {}, []
         for name in names:
             location = None if fresh else self._located.get(container, name)
@@ -378,15 +403,15 @@ class ChunkStore:
             else:
                 found[name] = location
         if unknown:
-            for name, location in self.index.locate(container,
-                                                    unknown).items():
+            for name, location in self.index.locate(
+                    container, unknown, for_read=not upload).items():
                 self._located.add(container, name, location)
                 found[name] = location
         return found
 
     def chunk_exists(self, env, container, name):
         """Whether the chunk is stored: the index, else Swift (always)."""
-        if self._locate(container, [name], fresh=True):
+        if self._locate(container, [name], upload=True):
             return True
         return self._head_chunk(env, container, name) is not None
 
@@ -440,7 +465,7 @@ class ChunkStore:
             self.logger.error('could not remove %s: Swift answered %s',
                               path, status)
 
-    def chunk_sizes(self, env, container, names, fresh=False):
+    def chunk_sizes(self, env, container, names, fresh=False, packed=None):
         """Sizes of ``names`` in order (None for missing ones).
 
         Chunks in packs are found in the index, one query per
@@ -450,10 +475,16 @@ class ChunkStore:
         ``fresh``, every chunk is looked up again (a restore asks the
         index and Swift themselves: a chunk may have been removed behind
         this process's back).
+
+        :param packed: a set that receives the names found in packs, for
+            the metadata service to confirm under the workspace's lock
+            (garbage collection may drop a row after this answer)
         """
         located = self._locate(container, names, fresh=fresh)
         if fresh and located:
             located = self._in_stored_packs(env, container, located)
+        if packed is not None:
+            packed.update(located)
         others = [name for name in dict.fromkeys(names)
                   if name not in located]
         size_of = self._head_chunk if fresh else self._object_size
@@ -496,9 +527,11 @@ class ChunkStore:
         updates it asynchronously under load): such a chunk is reported
         missing, the client sends it again and the write-once PUT answers
         412, which is deduplication. Never the other way round: chunks
-        are not deleted while their workspace lives.
+        are not deleted while their workspace lives, and chunks in packs
+        are asked about afresh (a chunk garbage collection condemned is
+        missing: the client sends it again).
         """
-        located = self._locate(container, names)
+        located = self._locate(container, names, upload=True)
         unknown = [name for name in names if name not in located
                    and self._known.get(container, name) is None]
         if len(unknown) >= LISTING_MIN_NAMES and \
@@ -548,7 +581,7 @@ class ChunkStore:
         if verify and chunking.chunk_name(data) != name:
             raise ChunkNameMismatch('chunk bytes do not hash to %s' % name)
         if self.index is not None:
-            if self._locate(container, [name]):
+            if self._locate(container, [name], upload=True):
                 return False
             packer = _Packer(self, env, container)
             packer.add(name, data)
@@ -617,7 +650,8 @@ class ChunkStore:
             for chunk in content:
                 chunks.append((chunk.name, chunk.size))
                 if not packer.holds(chunk.name) and \
-                        not self._locate(container, [chunk.name]):
+                        not self._locate(container, [chunk.name],
+                                         upload=True):
                     packer.add(chunk.name, chunk.data)
                 del chunk
         except BaseException:
@@ -631,7 +665,7 @@ class ChunkStore:
         return StoredContent(
             chunks, content.size, content.sha256, sum(written),
             sum(size for (_name, size), new in zip(chunks, written) if new),
-            tuple(written))
+            tuple(written), frozenset(seen))
 
     def store_chunks(self, env, container, names, bodies):
         """Store many chunks whose names are known first (a client's batch).
@@ -646,7 +680,7 @@ class ChunkStore:
         if self.index is None:
             return {name: len(data) for name, data in bodies
                     if self._put_object(env, container, name, data)}
-        present = set(self._locate(container, names))
+        present = set(self._locate(container, names, upload=True))
         packer = _Packer(self, env, container)
         sizes = {}
         try:
@@ -697,13 +731,16 @@ class ChunkStore:
             failures.append(error)
             return False
 
-    def _put_pack(self, env, container, bodies, entries):
+    def _put_pack(self, env, container, bodies, entries, record=None):
         """Store one pack, write-once, then record it in the chunk index.
 
         The index rows are written only after Swift answered 201: a chunk
         counts as stored from then on. A failure of either leaves at worst
         a pack no row points to, which garbage collection removes.
 
+        :param record: ``record(container, pack, size, entries)`` writes
+            the rows instead of :meth:`ChunkIndex.add_pack` (garbage
+            collection moves rows to the copies of their chunks)
         :returns: the names the index took from this pack
         """
         tail = packs.encode_index(entries)
@@ -724,7 +761,8 @@ class ChunkStore:
         drain_and_close(resp)
         if resp.status_int != 201:
             self._fail('PUT', path, resp.status_int)
-        added = self.index.add_pack(container, name, size, entries)
+        added = (record or self.index.add_pack)(container, name, size,
+                                                entries)
         for chunk, offset, length in entries:
             if chunk in added:
                 self._located.add(container, chunk,
@@ -782,6 +820,97 @@ class ChunkStore:
             report['chunks'] += len(added)
         return report
 
+    # -- garbage collection (stacksync_swift.gc) ----------------------------
+
+    def pack_objects(self, env, container):
+        """``({name: (bytes, last modified as a Unix time)}, chunk objects)``
+        of ``container``: its objects named like packs, and how many are
+        chunks stored one per object."""
+        found, chunk_objects = {}, 0
+        for entry in self._iter_listing(env, container):
+            if packs.is_pack_name(entry['name']):
+                found[entry['name']] = (int(entry['bytes']), _listing_time(
+                    entry.get('last_modified')))
+            elif chunking.is_chunk_name(entry['name']):
+                chunk_objects += 1
+        return found, chunk_objects
+
+    def container_created(self, env, container):
+        """When the container was created (Unix time), or None: gone."""
+        path = self._path(container)
+        status, headers = self._call(env, 'HEAD', path)
+        if status == 404:
+            return None
+        if status // 100 != 2:
+            self._fail('HEAD', path, status)
+        return float(headers.get('X-Timestamp') or 0)
+
+    def delete_pack(self, env, container, pack):
+        """Delete a pack object nothing is read from any more."""
+        path = self._path(container, pack)
+        status, _ = self._call(env, 'DELETE', path)
+        if status not in (204, 404):
+            self._fail('DELETE', path, status)
+
+    def rewrite_packs(self, env, container, old_packs, verify):
+        """Copy every chunk the index locates in ``old_packs`` into new
+        packs and point their rows at the copies.
+
+        Each chunk is checked as a read checks it (``verify``: against its
+        name) before it is copied; a damaged one leaves the index
+        (:meth:`_check_packed`) and is not copied. The old packs stay in
+        Swift: the caller retires them, and deletes them a grace period
+        later, when no reader still holds their locations.
+
+        :returns: ``(chunks moved, bytes moved)``
+        """
+        sources, moved = {}, {}
+
+        def record(container_, pack, size, entries):
+            names = self.index.move_chunks(container_, pack, size, entries,
+                                           sources)
+            moved.update((name, length) for name, _offset, length in entries
+                         if name in names)
+            return names
+
+        packer = _Packer(self, env, container, record=record)
+        try:
+            for old in old_packs:
+                for name, data in self._read_pack_rows(env, container, old,
+                                                       verify):
+                    if name not in sources:
+                        sources[name] = old
+                        packer.add(name, data)
+        except BaseException:
+            packer.abandon()
+            raise
+        packer.finish()
+        return len(moved), sum(moved.values())
+
+    def _read_pack_rows(self, env, container, pack, verify):
+        """``(name, bytes)`` of every chunk the index locates in ``pack``,
+        adjacent ones read in one ranged GET; a damaged chunk is left out
+        (and its row dropped)."""
+        run = None
+        runs = []
+        for name, offset, length in self.index.chunks_in(container, pack):
+            location = chunkindex.Location(pack, offset, length)
+            if run is None or not run.continued_by(location):
+                run = _PackRun(pack, offset)
+                runs.append(run)
+            run.add(_Piece(name), location)
+        for run in runs:
+            body = run.open(self, env, container, verify)
+            with closing_if_possible(body):
+                for piece, location in run.items:
+                    data = body.read(location.length)
+                    try:
+                        self._check_packed(container, piece, location, data,
+                                           verify)
+                    except CorruptChunk:
+                        continue
+                    yield piece.name, data
+
     def iter_containers(self, env):
         """The names of the installation account's containers."""
         marker = ''
@@ -814,7 +943,7 @@ class ChunkStore:
         if self.index is None:
             return sum(self.copy_chunk(env, src_container, dst_container,
                                        name) for name in names)
-        present = self._locate(dst_container, names)
+        present = self._locate(dst_container, names, upload=True)
         wanted = [name for name in names if name not in present]
         packer = _Packer(self, env, dst_container)
         try:
@@ -1067,6 +1196,16 @@ class ChunkStore:
                            'upload it again' % (name, container, problem))
 
 
+def _listing_time(value):
+    """A container listing's ``last_modified`` as a Unix time (0 when
+    absent or unreadable: the object then counts as old)."""
+    try:
+        moment = datetime.datetime.strptime(value, '%Y-%m-%dT%H:%M:%S.%f')
+    except (TypeError, ValueError):
+        return 0.0
+    return moment.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
 def _is_link(headers):
     """True when a response's headers mark a manifest or a symlink."""
     return any(name in headers for name in LINK_HEADERS)
@@ -1164,10 +1303,11 @@ class _Packer:
     # (68), two numbers and JSON's punctuation.
     INDEX_BYTES_PER_CHUNK = 100
 
-    def __init__(self, store, env, container):
+    def __init__(self, store, env, container, record=None):
         self.store = store
         self.env = env
         self.container = container
+        self.record = record
         self.pool = GreenPool(store.packs_in_flight)
         self.names = set()
         self.added = set()
@@ -1197,7 +1337,7 @@ class _Packer:
     def _store(self, bodies, entries):
         try:
             self.added.update(self.store._put_pack(
-                self.env, self.container, bodies, entries))
+                self.env, self.container, bodies, entries, self.record))
         except Exception as error:
             self.failures.append(error)
 
@@ -1282,21 +1422,35 @@ def _pieces(chunks, start, end):
 
 
 class _KnownChunks:
-    """(container, chunk name) -> size of chunks known to be stored.
+    """(container, chunk name) -> what is known of a stored chunk (its size
+    or its :class:`~stacksync_swift.metadata.chunkindex.Location`).
 
-    Bounded: the oldest entries go first. Safe for green threads (plain
-    dict operations, no switch in between).
+    Bounded in number (the oldest entries go first) and in age: an entry
+    is forgotten ``max_age`` seconds after it was learned, so that garbage
+    collection, which waits a grace period before it deletes what it
+    moved or dropped, never meets a memory older than that. Safe for
+    green threads (plain dict operations, no switch in between).
     """
 
-    def __init__(self, limit):
+    def __init__(self, limit, max_age=None):
         self.limit = limit
+        self.max_age = max_age
         self._sizes = collections.OrderedDict()
 
     def get(self, container, name):
-        return self._sizes.get((container, name))
+        entry = self._sizes.get((container, name))
+        if entry is None:
+            return None
+        value, learned = entry
+        if self.max_age is not None and \
+                time.monotonic() - learned > self.max_age:
+            self._sizes.pop((container, name), None)
+            return None
+        return value
 
     def add(self, container, name, size):
-        self._sizes[(container, name)] = size
+        self._sizes[(container, name)] = (size, time.monotonic())
+        self._sizes.move_to_end((container, name))
         while len(self._sizes) > self.limit:
             self._sizes.popitem(last=False)
 

@@ -73,6 +73,14 @@ class Conflict(MetadataError):
         return result
 
 
+class MissingChunks(MetadataError):
+    """Chunks the file names are not stored (garbage collection took
+    them); upload them again."""
+
+    code = 'missing_chunks'
+    status = 409
+
+
 class QuotaExceeded(MetadataError):
     """The workspace owner's quota would be exceeded."""
 

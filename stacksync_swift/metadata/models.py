@@ -52,7 +52,9 @@ The tables, and the queries their indexes serve:
     before the workspace row exists. A row is written only after its
     pack's PUT succeeded, so a located chunk is stored. Chunks stored one
     per object (``chk-...`` objects, from before packs or written by raw
-    Swift) have no row and are found in Swift.
+    Swift) have no row and are found in Swift. ``condemned_at`` and
+    ``retired_at`` are garbage collection's marks
+    (:mod:`stacksync_swift.gc`).
 ``outbox``
     Events written in the transaction of the change they announce and
     published after it (DESIGN.md section 6); ``published`` is the order
@@ -296,6 +298,10 @@ class Pack(Base):
     chunk_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime.datetime] = mapped_column(
         UTCDateTime, default=utcnow)
+    # Set when garbage collection copied its live chunks into a new pack;
+    # the object goes a grace period later (stacksync_swift.gc).
+    retired_at: Mapped[Optional[datetime.datetime]] = mapped_column(
+        UTCDateTime)
 
 
 class ChunkLocation(Base):
@@ -310,6 +316,11 @@ class ChunkLocation(Base):
     pack: Mapped[str] = mapped_column(String(40))
     offset: Mapped[int] = mapped_column(BigInteger)
     length: Mapped[int] = mapped_column(Integer)
+    # Set when garbage collection found no version referencing the chunk;
+    # its row goes if that still holds a grace period later. Uploads and
+    # lookups treat a condemned chunk as missing, reads still find it.
+    condemned_at: Mapped[Optional[datetime.datetime]] = mapped_column(
+        UTCDateTime)
 
 
 class Outbox(Base):

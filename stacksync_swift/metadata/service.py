@@ -72,6 +72,7 @@ from sqlalchemy import insert
 from sqlalchemy import select
 
 from stacksync_swift import chunking
+from stacksync_swift.metadata import chunkindex
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import errors
 from stacksync_swift.metadata import models
@@ -79,6 +80,7 @@ from stacksync_swift.metadata import names
 from stacksync_swift.metadata import shares
 from stacksync_swift.metadata import uploads
 from stacksync_swift.metadata.models import DELETED
+from stacksync_swift.metadata.models import ChunkLocation
 from stacksync_swift.metadata.models import Device
 from stacksync_swift.metadata.models import Item
 from stacksync_swift.metadata.models import ItemVersion
@@ -582,15 +584,18 @@ class MetadataService:
 
     def create_file(self, user_id, workspace_id, parent_id, name, size,
                     content_hash, chunks, mimetype=None, modified_at=None,
-                    device_id=None, chunk_sizes=None):
+                    device_id=None, chunk_sizes=None, packed=None):
         """A new file made of already stored chunks.
 
         ``chunk_sizes`` (name -> stored size) makes ``size`` checked
-        against them (module docstring, "Sizes are the server's").
+        against them (module docstring, "Sizes are the server's");
+        ``packed`` names the chunks the caller found in packs, checked
+        against the chunk index here (:meth:`_Change.check_packed`).
         """
         with self._writing() as session:
             change = _Change.begin(session, user_id, workspace_id,
-                                   device_id, chunk_sizes=chunk_sizes)
+                                   device_id, chunk_sizes=chunk_sizes,
+                                   packed=packed)
             content = change.content(size, content_hash, chunks, mimetype,
                                      modified_at)
             item = change.create(parent_id, name, False, content)
@@ -599,7 +604,7 @@ class MetadataService:
     def update_file_data(self, user_id, item_id, size, content_hash,
                          chunks, mimetype=None, modified_at=None,
                          base_version=None, device_id=None,
-                         chunk_sizes=None):
+                         chunk_sizes=None, packed=None):
         """A new version of a file's data (PUT with optional If-Match)."""
         def update(change, item):
             if item.is_folder:
@@ -608,7 +613,7 @@ class MetadataService:
                                      mimetype or item.mimetype, modified_at)
             return change.update(item, content=content)
         return self._modify(user_id, item_id, base_version, device_id,
-                            update, chunk_sizes=chunk_sizes)
+                            update, chunk_sizes=chunk_sizes, packed=packed)
 
     def rename_item(self, user_id, item_id, name, base_version=None,
                     device_id=None):
@@ -644,7 +649,7 @@ class MetadataService:
                             allow_deleted=True)
 
     def _modify(self, user_id, item_id, base_version, device_id, operation,
-                allow_deleted=False, chunk_sizes=None):
+                allow_deleted=False, chunk_sizes=None, packed=None):
         item_id = _id(item_id, 'item id')
         if base_version is not None:
             base_version = _positive(base_version, 'base_version')
@@ -652,7 +657,7 @@ class MetadataService:
             workspace_id = _workspace_of_item(session, item_id)
             change = _Change.begin(session, user_id, workspace_id,
                                    device_id, missing='no item %d' % item_id,
-                                   chunk_sizes=chunk_sizes)
+                                   chunk_sizes=chunk_sizes, packed=packed)
             item = change.item(item_id)
             if base_version is not None and base_version != item.version:
                 raise errors.Conflict(
@@ -664,7 +669,7 @@ class MetadataService:
             return change.finish(operation(change, item))
 
     def commit(self, user_id, device_id, workspace_id, items,
-               chunk_sizes=None):
+               chunk_sizes=None, packed=None):
         """Apply a sync client's batch in one transaction (commit).
 
         Each element of ``items`` is a dict: ``id`` (None for a new item,
@@ -683,7 +688,10 @@ class MetadataService:
         "error", "error": code, "description": ...}``. Only a malformed
         batch raises. An unchanged item is committed without a new version,
         so a retried batch is harmless. ``chunk_sizes`` (name -> stored
-        size) makes each item's ``size`` checked against its chunks.
+        size) makes each item's ``size`` checked against its chunks; an
+        item naming one of the ``packed`` chunks that garbage collection
+        has since dropped from the chunk index fails with
+        ``missing_chunks``.
         """
         if not isinstance(items, (list, tuple)):
             raise errors.BadRequest('a commit is a list of items')
@@ -694,7 +702,8 @@ class MetadataService:
             raise errors.BadRequest('a commit names its device')
         with self._writing() as session:
             change = _Change.begin(session, user_id, workspace_id,
-                                   device_id, chunk_sizes=chunk_sizes)
+                                   device_id, chunk_sizes=chunk_sizes,
+                                   packed=packed)
             results = [_commit_one(change, request) for request in items]
             change.finish()
             return {'results': results, 'cursor': change.workspace.seq}
@@ -880,13 +889,15 @@ class _Change:
     """
 
     def __init__(self, session, workspace, user_id, device_id,
-                 chunk_sizes=None):
+                 chunk_sizes=None, packed=None):
         self.session = session
         self.workspace = workspace
         self.user_id = user_id
         self.device_id = device_id
         # name -> stored size, when the caller stored or checked them.
         self.chunk_sizes = chunk_sizes
+        # Names the caller found in packs, before this transaction.
+        self.packed = frozenset(packed or ())
         self.touched = []
         self._owner = None
         # Bytes of the owner's chunks waiting for a commit (uploads.py),
@@ -895,7 +906,7 @@ class _Change:
 
     @classmethod
     def begin(cls, session, user_id, workspace_id, device_id,
-              missing=None, chunk_sizes=None):
+              missing=None, chunk_sizes=None, packed=None):
         workspace, role = _visible_workspace(session, user_id,
                                              workspace_id, lock=True,
                                              missing=missing)
@@ -908,7 +919,8 @@ class _Change:
                 raise errors.BadRequest('no device %r of this user'
                                         % (device_id,))
             device.last_seen = models.utcnow()
-        return cls(session, workspace, user_id, device_id, chunk_sizes)
+        return cls(session, workspace, user_id, device_id, chunk_sizes,
+                   packed)
 
     # -- reads under the lock
 
@@ -1020,6 +1032,32 @@ class _Change:
                 'size %d cannot be the plaintext of %d sealed chunks of '
                 '%d bytes' % (size, len(chunks), stored))
 
+    def check_packed(self, chunks):
+        """Refuse chunks the caller found in packs whose index rows are
+        gone since (garbage collection dropped them).
+
+        Garbage collection drops a row only under this workspace's lock,
+        after checking that no version references the chunk: a commit
+        before it keeps the chunk, a commit after it is refused here and
+        the client uploads the chunk again (DESIGN.md "Chunks and packs").
+        A condemned row still counts: its bytes are there, and the
+        collector's re-check will see this version.
+        """
+        wanted = sorted(self.packed.intersection(chunks))
+        if not wanted:
+            return
+        found = set()
+        for start in range(0, len(wanted), chunkindex.BATCH):
+            found.update(self.session.scalars(
+                select(ChunkLocation.name).where(
+                    ChunkLocation.container == self.workspace.container,
+                    ChunkLocation.name.in_(
+                        wanted[start:start + chunkindex.BATCH]))))
+        gone = [name for name in wanted if name not in found]
+        if gone:
+            raise errors.MissingChunks(
+                'chunks not stored in the workspace: ' + ', '.join(gone))
+
     def content(self, size, content_hash, chunks, mimetype, modified_at):
         """Validate a file's data description into a :class:`Content`."""
         size = _count(size, 'size')
@@ -1035,6 +1073,7 @@ class _Change:
             content_hash = content_hash.lower()
         chunks = _chunk_names(chunks)
         self.check_size(size, chunks)
+        self.check_packed(chunks)
         return Content(size=size, content_hash=content_hash,
                        chunks=chunks,
                        mimetype=_optional_text(mimetype, 'mimetype')

@@ -203,13 +203,14 @@ def upload(page):
         stored = transfer.receive(helper, workspace, freed=existing['size'])
         meta = metadata.update_file_data(
             page.user_id, existing['id'], stored.size, stored.sha256,
-            stored.names, mimetype=transfer.mimetype(page.req, name))
+            stored.names, mimetype=transfer.mimetype(page.req, name),
+            packed=stored.packed)
     else:
         stored = transfer.receive(helper, workspace)
         meta = metadata.create_file(
             page.user_id, workspace['id'], folder_id or None, name,
             stored.size, stored.sha256, stored.names,
-            mimetype=transfer.mimetype(page.req, name))
+            mimetype=transfer.mimetype(page.req, name), packed=stored.packed)
     return page.json({'id': meta['id'], 'name': meta['filename'],
                       'version': meta['version']}, status=201)
 

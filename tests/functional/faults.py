@@ -257,6 +257,16 @@ def check_index(chunks):
         assert name in chunks, 'indexed chunk %s is not stored' % name
 
 
+def audit_index(cluster, container):
+    """Check a plain workspace's container against its chunk index: every
+    object is a chunk or a pack of chunks named by their hashes, every
+    indexed chunk is in its pack. Returns the number of indexed chunks."""
+    chunks = StoredChunks(cluster, container)
+    check_objects(chunks.listed)
+    check_index(chunks)
+    return len(chunks.locations)
+
+
 def check_chunk_name(name, data):
     """A plain workspace's chunk is named by the SHA-256 of its bytes."""
     assert name == 'chk-' + hashlib.sha256(data).hexdigest(), name

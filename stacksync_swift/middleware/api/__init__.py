@@ -144,7 +144,8 @@ class StackSyncAPI:
             app, settings.storage_account, self.logger,
             chunk_etag=settings.chunk_etag,
             index=self.services.chunk_index, pack_size=settings.pack_size,
-            packs_in_flight=settings.packs_in_flight)
+            packs_in_flight=settings.packs_in_flight,
+            gc_grace=settings.gc_grace)
         self.events = events.hub_for(settings, self.services)
         self.containers = containers.WorkspaceContainers(
             self.metadata, self.storage, self.logger)

@@ -27,6 +27,9 @@ class WorkspaceContainers:
         self.limit = limit
         # user id -> the private workspace's unchanging fields
         self._private = collections.OrderedDict()
+        # user id -> (name, created_at) of the user those fields are of:
+        # SQLite hands a deleted user's id to the next user made.
+        self._owners = {}
         self._existing = set()
 
     def private_workspace(self, user_id):
@@ -49,7 +52,18 @@ class WorkspaceContainers:
                                        % user_id)
 
     def ensure_private(self, env, user):
-        """Create the user's private container (with ACLs) if not known."""
+        """Create the user's private container (with ACLs) if not known.
+
+        Every signed request calls this first, so it is also where a
+        remembered workspace of a deleted user that had the same id is
+        forgotten.
+        """
+        owner = (user.get('name'), user.get('created_at'))
+        if self._owners.get(user['id'], owner) != owner:
+            self._private.pop(user['id'], None)
+        if len(self._owners) >= self.limit:
+            self._owners.clear()
+        self._owners[user['id']] = owner
         container = self.private_workspace(user['id'])['container']
         if container in self._existing:
             return

@@ -51,7 +51,8 @@ class Files(FileController):
             self.user_id, workspace['id'], parent_for_service(parent_id),
             name, stored.size, stored.sha256, stored.names,
             mimetype=transfer.mimetype(self.req, name),
-            device_id=self.device_id(), chunk_sizes=dict(stored.chunks))
+            device_id=self.device_id(), chunk_sizes=dict(stored.chunks),
+            packed=stored.packed)
         return self.item_response(meta, status=201)
 
 
@@ -93,7 +94,7 @@ class FileData(FileController):
             stored.names, mimetype=transfer.mimetype(
                 self.req, meta['filename']),
             base_version=base_version, device_id=self.device_id(),
-            chunk_sizes=dict(stored.chunks))
+            chunk_sizes=dict(stored.chunks), packed=stored.packed)
         return self.item_response(updated)
 
 

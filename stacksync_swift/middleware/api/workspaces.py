@@ -78,22 +78,24 @@ class Commit(WorkspaceController):
         if len(items) > service.MAX_COMMIT_ITEMS:
             raise errors.BadRequest('a commit has at most %d items'
                                     % service.MAX_COMMIT_ITEMS)
-        sizes = self.chunk_sizes(workspace, items)
+        packed = set()
+        sizes = self.chunk_sizes(workspace, items, packed)
         missing = {name for name, size in sizes.items() if size is None}
         ready = [item for item in items if not _names_any(item, missing)]
         outcome = self.api.metadata.commit(
             self.user_id, self.device_id(), workspace['id'], ready,
-            chunk_sizes=sizes)
+            chunk_sizes=sizes, packed=packed)
         return router.json_response(commit_json(
             _with_missing(outcome, items, missing)))
 
-    def chunk_sizes(self, workspace, items):
+    def chunk_sizes(self, workspace, items, packed):
         """Stored size (None: missing) of each chunk the items reference;
-        the service checks each item's ``size`` against them."""
+        the service checks each item's ``size`` against them, and that
+        the chunks found in packs (added to ``packed``) are still there."""
         wanted = sorted({name for item in items
                          for name in _chunk_names(item)})
         sizes = self.api.storage.chunk_sizes(
-            self.req.environ, workspace['container'], wanted)
+            self.req.environ, workspace['container'], wanted, packed=packed)
         return dict(zip(wanted, sizes))
 
 
