@@ -411,6 +411,43 @@ def cmd_chunk_index_rebuild(args):
     return 1 if totals['bad'] else 0
 
 
+def cmd_chunk_index_repack(args):
+    """Move chunks stored one per object (from before packs, or written
+    by raw Swift) into packs; see ChunkStore.repack_objects."""
+    import time
+
+    from stacksync_swift import config
+    from stacksync_swift import services
+    from stacksync_swift.metadata import garbage
+
+    path = _proxy_config_path(args)
+    settings = config.load({'__file__': path}, {})
+    found, store = services.store_from_proxy_config(path)
+    grace = settings.gc_grace if args.grace is None else args.grace
+    workspaces = garbage.Garbage(found.engine).workspaces()
+    containers = args.container or sorted(workspaces)
+    totals = {'chunks': 0, 'objects': 0, 'bytes': 0, 'bad': 0}
+    for container in containers:
+        if container not in workspaces:
+            raise CommandError('%s is not the container of a workspace'
+                               % container)
+        report = store.repack_objects(
+            {}, container, time.time() - grace,
+            verify=not workspaces[container]['encrypted'])
+        for key in totals:
+            totals[key] += report[key]
+        if any(report.values()):
+            print('%s: %d chunks packed, %d objects (%d bytes) deleted, '
+                  '%d damaged objects removed'
+                  % (container, report['chunks'], report['objects'],
+                     report['bytes'], report['bad']))
+    print('Repacked %d containers: %d chunks packed, %d chunk objects '
+          '(%d bytes) deleted, %d damaged objects removed.'
+          % (len(containers), totals['chunks'], totals['objects'],
+             totals['bytes'], totals['bad']))
+    return 0
+
+
 def cmd_gc(args):
     """Reclaim what no version needs: see :mod:`stacksync_swift.gc`."""
     from stacksync_swift import config
@@ -594,6 +631,22 @@ def build_parser():
                               'more); default: every container of the '
                               'storage account')
     rebuild.set_defaults(func=cmd_chunk_index_rebuild)
+    repack = index_commands.add_parser(
+        'repack', help='move chunks stored one per object into packs',
+        description='Read every chunk stored as an object of its own '
+                    '(before packs, or by raw Swift), check it, store it '
+                    'in a pack and delete the object once the index '
+                    'locates the chunk. Objects younger than the grace '
+                    'period are left for the next run. Raw Swift readers '
+                    '(the original StackSync client) then find these '
+                    'chunks in packs only.')
+    repack.add_argument('--container', action='append', metavar='NAME',
+                        help='only this workspace container (repeat for '
+                             'more); default: every workspace')
+    repack.add_argument('--grace', type=float, metavar='SECONDS',
+                        help='leave younger objects alone (default: '
+                             'gc_grace from the proxy config)')
+    repack.set_defaults(func=cmd_chunk_index_repack)
 
     collect = commands.add_parser(
         'gc', help='delete chunks, packs, old versions and containers '

@@ -43,6 +43,8 @@ concurrent upload safe: a chunk stored a moment ago is not referenced yet
 but will be by the commit that follows. Chunks stored one per object
 (``chk-...``, from before packs or written by raw Swift) are counted but
 not removed: nothing records when they were last wanted.
+``stacksync-swift chunk-index repack`` moves them into packs, where the
+next runs collect them like any other chunk.
 
 The report says what was freed; :meth:`Collector.run` returns it as a
 dict and the command prints it.
@@ -199,6 +201,6 @@ def format_report(report):
         'after the grace period.' % report,
         'Containers of deleted workspaces removed: '
         '%(containers_deleted)d.' % report,
-        'Chunks stored one per object, left alone: %(chunk_objects)d.'
-        % report,
+        'Chunks stored one per object, left alone: %(chunk_objects)d '
+        '(chunk-index repack moves them into packs).' % report,
     ]

@@ -911,6 +911,61 @@ class ChunkStore:
                         continue
                     yield piece.name, data
 
+    def repack_objects(self, env, container, cutoff, verify):
+        """Move chunks stored one per object into packs, then delete the
+        objects.
+
+        Only objects last modified before ``cutoff`` (a Unix time) are
+        moved: a raw Swift client may be uploading the others. Each is
+        read and checked as a read checks it (a damaged one is removed, as
+        a read removes it); its object is deleted only once the chunk
+        index locates the chunk in a pack. A proxy that remembers the
+        object finds the chunk in the index first, so nothing it serves
+        changes.
+
+        :returns: ``{'chunks': moved into packs, 'objects': deleted,
+            'bytes': their size, 'bad': damaged objects removed}``
+        """
+        names = [entry['name'] for entry in self._iter_listing(env, container)
+                 if chunking.is_chunk_name(entry['name']) and _listing_time(
+                     entry.get('last_modified')) < cutoff]
+        report = {'chunks': 0, 'objects': 0, 'bytes': 0, 'bad': 0}
+        for start in range(0, len(names), LOCATE_BATCH):
+            batch = names[start:start + LOCATE_BATCH]
+            present = self._locate(container, batch, upload=True)
+            packer = _Packer(self, env, container)
+            try:
+                for name in batch:
+                    if name in present:
+                        continue
+                    try:
+                        data = self._fetch(env, container, _Piece(name),
+                                           verify)
+                    except CorruptChunk:
+                        report['bad'] += 1
+                        continue
+                    except StorageError as error:
+                        if error.status != 404:
+                            raise
+                        continue
+                    packer.add(name, data)
+            except BaseException:
+                packer.abandon()
+                raise
+            report['chunks'] += len(packer.finish())
+            located = self._locate(container, batch, upload=True)
+            for name in batch:
+                if name not in located:
+                    continue
+                path = self._path(container, name)
+                status, _ = self._call(env, 'DELETE', path)
+                if status not in (204, 404):
+                    self._fail('DELETE', path, status)
+                self._known.forget_one(container, name)
+                report['objects'] += 1
+                report['bytes'] += located[name].length
+        return report
+
     def iter_containers(self, env):
         """The names of the installation account's containers."""
         marker = ''

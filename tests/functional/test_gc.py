@@ -33,6 +33,7 @@ from sqlalchemy import update
 from stacksync_swift import gc
 from stacksync_swift import packs
 from stacksync_swift import services
+from stacksync_swift import storage
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata.models import ItemVersion
 from stacksync_swift.metadata.models import utcnow
@@ -307,3 +308,50 @@ def test_gc_racing_eight_uploaders_loses_nothing(cluster, stores):
     assert faults.audit(cluster, alice, alice.workspace_id, ledger) > 50
     faults.check_downloads(alice, faults.all_items(
         alice, alice.workspace_id).values())
+
+
+def test_repack_moves_chunk_objects_into_packs_and_gc_then_collects_them(
+        cluster, stores):
+    alice = apiclient.person(cluster, stores, 'alice')
+    container = container_of(alice)
+    # Chunks stored one object each, as before packs (a store without a
+    # chunk index writes them so).
+    _found, store = services.store_from_proxy_config(
+        cluster.proxy_conf_path())
+    legacy = storage.ChunkStore(store.app, store.account)
+    datas = [os.urandom(1024 * 1024), os.urandom(1024 * 1024), b'tail']
+    dead = os.urandom(50 * 1024)
+    for data in datas + [dead]:
+        assert legacy.put_chunk({}, container, chunk_name(data), data)
+    result, = commit(alice, [new_file('old.bin', datas)])
+    assert result['result'] == 'committed', result
+    time.sleep(GRACE + 1)
+
+    done = subprocess.run(
+        [sys.executable, '-m', 'stacksync_swift.cli', '--config',
+         cluster.proxy_conf_path(), 'chunk-index', 'repack'],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    total = done.stdout.splitlines()[-1]
+    assert [int(n) for n in re.findall(r'\d+', total)][1:4] == [
+        4, 4, 2 * 1024 * 1024 + 4 + 50 * 1024], total
+
+    conn = faults.admin_swift(cluster)
+    names = [entry['name'] for entry in
+             conn.get_container(container, full_listing=True)[1]]
+    conn.close()
+    assert names and all(packs.is_pack_name(name) for name in names)
+    assert faults.audit_index(cluster, container) == 4
+    assert alice.get('/v1/file/%d/data' % result['item']['id']
+                     ).content == b''.join(datas)
+
+    # The unreferenced one is now garbage like any packed chunk: its new
+    # pack ages, it is condemned, and dropped a grace period later.
+    time.sleep(GRACE + 1)
+    assert figure(run_gc(cluster), 'Chunks:', 0) == 1
+    time.sleep(GRACE + 1)
+    report = run_gc(cluster)
+    assert figure(report, 'Chunks:', 1) >= 1
+    assert chunk_name(dead) not in faults.chunk_locations(cluster, container)
+    assert alice.get('/v1/file/%d/data' % result['item']['id']
+                     ).content == b''.join(datas)
