@@ -372,6 +372,9 @@ def cmd_sharing_reconcile(args):
         report['checked'],
         ', '.join(map(str, report['repaired'])) or 'none',
         ', '.join(map(str, report['failed'])) or 'none'))
+    for workspace_id, copied in sorted(report['copied'].items()):
+        print('Finished copying the history of workspace %d (%d chunks).'
+              % (workspace_id, copied))
     return 1 if report['failed'] else 0
 
 

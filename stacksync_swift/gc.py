@@ -54,7 +54,9 @@ import datetime
 import re
 import time
 
+from stacksync_swift import sharing
 from stacksync_swift.metadata import garbage
+from stacksync_swift.metadata import service
 from stacksync_swift.metadata.models import utcnow
 
 # A pack is rewritten when the chunks it still holds fill less than this
@@ -65,7 +67,7 @@ REPORT_KEYS = (
     'workspaces', 'versions_purged', 'uploads_expired', 'uploads_bytes',
     'chunks_condemned', 'chunks_dropped', 'chunks_bytes', 'chunks_kept',
     'packs_deleted', 'packs_bytes', 'packs_rewritten', 'bytes_copied',
-    'orphan_packs', 'containers_deleted', 'chunk_objects')
+    'orphan_packs', 'containers_deleted', 'chunk_objects', 'copies_finished')
 
 
 class Collector:
@@ -83,6 +85,8 @@ class Collector:
         self.store = store
         self.index = store.index
         self.garbage = garbage.Garbage(engine)
+        self.sharing = sharing.Sharing(service.MetadataService(engine), store,
+                                       logger)
         self.grace = grace
         self.keep_versions_days = keep_versions_days
         self.logger = logger or store.logger
@@ -92,6 +96,9 @@ class Collector:
         """Collect everything (or the named containers); the report."""
         env = {} if env is None else env
         report = dict.fromkeys(REPORT_KEYS, 0)
+        # Copies a stopped proxy left unfinished: their sources' chunks
+        # are kept until they are done, so finish them first.
+        report['copies_finished'] = len(self.sharing.resume_copies(env))
         workspaces = self.garbage.workspaces()
         wanted = containers or sorted(workspaces)
         for container in wanted:
@@ -168,8 +175,9 @@ class Collector:
     def collect_orphans(self, env, workspaces, report):
         """Containers (and index rows) of workspaces that are gone."""
         cutoff = self.clock() - self.grace
+        sources = {ws['copy_source'] for ws in workspaces.values()}
         for container in list(self.store.iter_containers(env)):
-            if container in workspaces or \
+            if container in workspaces or container in sources or \
                     not WORKSPACE_CONTAINER.match(container):
                 continue
             created = self.store.container_created(env, container)
@@ -203,4 +211,5 @@ def format_report(report):
         '%(containers_deleted)d.' % report,
         'Chunks stored one per object, left alone: %(chunk_objects)d '
         '(chunk-index repack moves them into packs).' % report,
+        'Copies of shared folders finished: %(copies_finished)d.' % report,
     ]

@@ -15,13 +15,18 @@ Sharing a folder, step by step:
    gets a ``share_proposal`` event on ``user.<id>`` and finds it in
    ``proposals``.
 2. ``accept`` (the first one): a new container is created with the owner
-   alone in its ACLs, every chunk of every version of the folder's subtree
-   is copied into it server side (:meth:`ChunkStore.copy_chunks`: the bytes
-   stay inside the proxy), and only then does one metadata transaction move
-   the subtree into the new workspace. Chunks written into the folder
-   meanwhile are reported missing by that transaction, copied, and the
-   transaction retried, so the shared workspace never references a chunk
-   its container lacks. Later accepts only add the member.
+   alone in its ACLs and one metadata transaction moves the subtree into
+   the new workspace at once, recording the owner's container as the new
+   workspace's ``copy_source``. The answer does not wait for the folder's
+   history: after it, a green thread copies every chunk of every version
+   into the new container's packs (:meth:`ChunkStore.copy_chunks`, pack by
+   pack; the bytes stay inside the proxy), then clears ``copy_source``
+   (:meth:`Sharing.copy_history`). Meanwhile the share is usable: reads
+   of a chunk the new container lacks fall back to ``copy_source``, and
+   new files are uploaded into the new container as usual. Garbage
+   collection keeps the source's chunks while a copy is pending, and
+   resumes copies a stopped proxy left unfinished (so does
+   ``sharing-reconcile``). Later accepts only add the member.
 3. After every membership change (accept, unshare, leave) the container's
    ACLs are rewritten from the membership: owner and editors in
    ``X-Container-Write`` and ``X-Container-Read``, viewers in
@@ -63,6 +68,7 @@ subrequests through it, as ``stacksync-swift sharing-reconcile`` does.
 
 import uuid
 
+import eventlet
 from swift.common.utils import get_logger
 
 from stacksync_swift.metadata import models
@@ -70,9 +76,10 @@ from stacksync_swift.metadata import shares
 from stacksync_swift.middleware.auth import acl_principal
 from stacksync_swift.storage import StorageError
 
-# Copy-then-commit rounds before an accept gives up (each round copies
-# what was written into the folder during the previous one).
-COPY_ROUNDS = 5
+# Chunk names per copy round of a shared folder's history: each round's
+# packs are recorded before the next begins, so a copy cut short resumes
+# where it stopped.
+COPY_BATCH = 1000
 # Attempts to write ACLs that stay current while membership changes.
 ACL_ROUNDS = 3
 CONTAINER_PREFIX = 'ws-'
@@ -115,6 +122,8 @@ class Sharing:
         self.metadata = metadata
         self.storage = storage
         self.logger = logger or get_logger({}, log_route='stacksync_sharing')
+        # How work after a request is started: a green thread in a proxy.
+        self.spawn = eventlet.spawn_n
 
     # -- proposals ---------------------------------------------------------
 
@@ -135,23 +144,21 @@ class Sharing:
         Returns the metadata's answer (``proposal``, ``workspace``,
         ``mount``) with ``acl_synced``.
         """
-        container, copied = None, set()
-        for _round in range(COPY_ROUNDS):
-            try:
-                result = self.metadata.accept_proposal(
-                    user['id'], proposal_id, container, copied)
-                break
-            except shares.ChunksNotCopied as missing:
-                container = container or self._new_container(env, missing)
-                self._copy(env, missing, container, copied)
-        else:
-            raise StorageError('the folder kept changing while it was '
-                               'being shared; try again', 503)
+        try:
+            result = self.metadata.accept_proposal(user['id'], proposal_id)
+        except shares.ChunksNotCopied as missing:
+            # The first accept: the new workspace needs its container.
+            container = self._new_container(env, missing)
+            result = self.metadata.accept_proposal(
+                user['id'], proposal_id, container, copy_later=True)
         unused = result.pop('unused_container')
         if unused:
             self._remove_container(env, unused)
+        workspace = result['workspace']
+        if workspace.get('copy_source'):
+            self.start_copy(env, workspace['id'])
         result['acl_synced'] = self.after_membership_change(
-            env, result['workspace']['id'])
+            env, workspace['id'])
         return result
 
     def _new_container(self, env, missing):
@@ -160,10 +167,65 @@ class Sharing:
         self.storage.create_container(env, container, owner, owner)
         return container
 
-    def _copy(self, env, missing, container, copied):
-        self.storage.copy_chunks(env, missing.source, container,
-                                 missing.chunks)
-        copied.update(missing.chunks)
+    # -- copies of shared folders' histories -------------------------------
+
+    def start_copy(self, env, workspace_id):
+        """Copy a new shared workspace's history after the request ends.
+
+        The green thread gets an environment of its own (the request's is
+        finished with when the answer is sent) with the request's cache,
+        so its subrequests share the proxy's container info.
+        """
+        own_env = {'swift.cache': env.get('swift.cache'),
+                   'swift.trans_id': env.get('swift.trans_id', '')}
+        self.spawn(self._copy_logging_failure, own_env, workspace_id)
+
+    def _copy_logging_failure(self, env, workspace_id):
+        try:
+            self.copy_history(env, workspace_id)
+        except Exception:
+            # Reads still fall back to the source; gc or sharing-reconcile
+            # resumes the copy.
+            self.logger.exception('copying the history of workspace %d '
+                                  'failed; it will be resumed',
+                                  workspace_id)
+
+    def copy_history(self, env, workspace_id):
+        """Copy every chunk the workspace's versions reference from its
+        ``copy_source``, pack by pack, then clear ``copy_source``.
+
+        Safe to run again or concurrently (chunks already there are
+        skipped). Versions committed during the copy reference chunks
+        their commit found in the workspace's own container, and a restore
+        reuses chunks of the moved history, so the one list taken here is
+        complete.
+
+        :returns: the number of chunks copied now
+        """
+        copied = 0
+        for pending in self.metadata.pending_copies():
+            if pending['id'] != workspace_id:
+                continue
+            wanted = self.metadata.copy_wanted(workspace_id)
+            for start in range(0, len(wanted), COPY_BATCH):
+                # Asked the way an upload asks: a chunk a member stored in
+                # the new container by raw Swift counts as there.
+                missing = self.storage.missing_chunks(
+                    env, pending['container'],
+                    wanted[start:start + COPY_BATCH])
+                if missing:
+                    copied += self.storage.copy_chunks(
+                        env, pending['copy_source'], pending['container'],
+                        missing)
+            self.metadata.finish_copy(workspace_id, pending['copy_source'])
+            self.logger.info('copied %d chunks of workspace %d from %s',
+                             copied, workspace_id, pending['copy_source'])
+        return copied
+
+    def resume_copies(self, env):
+        """Finish every pending copy; ``{workspace id: chunks copied}``."""
+        return {pending['id']: self.copy_history(env, pending['id'])
+                for pending in self.metadata.pending_copies()}
 
     def _remove_container(self, env, container):
         try:
@@ -280,4 +342,6 @@ def reconcile_from_proxy_config(conf_path, full=True, logger=None):
 
     found, store = services.store_from_proxy_config(conf_path, logger)
     sharing = Sharing(found.metadata, store, logger)
-    return sharing.reconcile_acls({}, full=full)
+    report = sharing.reconcile_acls({}, full=full)
+    report['copied'] = sharing.resume_copies({})
+    return report

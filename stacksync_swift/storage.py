@@ -465,7 +465,8 @@ class ChunkStore:
             self.logger.error('could not remove %s: Swift answered %s',
                               path, status)
 
-    def chunk_sizes(self, env, container, names, fresh=False, packed=None):
+    def chunk_sizes(self, env, container, names, fresh=False, packed=None,
+                    fallback=None):
         """Sizes of ``names`` in order (None for missing ones).
 
         Chunks in packs are found in the index, one query per
@@ -479,6 +480,9 @@ class ChunkStore:
         :param packed: a set that receives the names found in packs, for
             the metadata service to confirm under the workspace's lock
             (garbage collection may drop a row after this answer)
+        :param fallback: a container to ask about the chunks
+            ``container`` lacks (reads of a shared folder whose history is
+            still being copied; never for a commit)
         """
         located = self._locate(container, names, fresh=fresh)
         if fresh and located:
@@ -492,6 +496,10 @@ class ChunkStore:
         for name in others:
             pile.spawn(size_of, env, container, name)
         sizes = dict(zip(others, pile))
+        if fallback:
+            lacking = [name for name in others if sizes[name] is None]
+            sizes.update(zip(lacking, self.chunk_sizes(
+                env, fallback, lacking, fresh=fresh) if lacking else ()))
         return [located[name].length if name in located else sizes[name]
                 for name in names]
 
@@ -896,7 +904,7 @@ class ChunkStore:
         for name, offset, length in self.index.chunks_in(container, pack):
             location = chunkindex.Location(pack, offset, length)
             if run is None or not run.continued_by(location):
-                run = _PackRun(pack, offset)
+                run = _PackRun(pack, offset, container)
                 runs.append(run)
             run.add(_Piece(name), location)
         for run in runs:
@@ -1050,7 +1058,7 @@ class ChunkStore:
         return self._written(resp.status_int, 'PUT', path)
 
     def iter_content(self, env, container, chunks, start=0, end=None,
-                     verify=True):
+                     verify=True, fallback=None):
         """Stream bytes ``[start, end)`` of the concatenated chunks.
 
         :param chunks: ``[(name, size), ...]`` in content order, as the
@@ -1060,6 +1068,8 @@ class ChunkStore:
             HTTP range), None for the end of the content
         :param verify: check each chunk read whole against its
             ``chk-<sha256>`` name (plain workspaces)
+        :param fallback: a container to read chunks ``container`` lacks
+            from (a shared folder's history still being copied)
 
         Partial first and last chunks are read whole too, so that they are
         checked before any of their bytes is sent. A generator: nothing is
@@ -1078,9 +1088,11 @@ class ChunkStore:
         if start == end:
             return
         yield from self._stream(env, container,
-                                _pieces(chunks, start, end), verify)
+                                _pieces(chunks, start, end), verify,
+                                fallback)
 
-    def iter_chunks(self, env, container, names, verify=True):
+    def iter_chunks(self, env, container, names, verify=True,
+                    fallback=None):
         """Stream whole chunks ``names`` one after another.
 
         Needs no sizes (a full download): each chunk is checked against its
@@ -1090,13 +1102,15 @@ class ChunkStore:
         corrupt.
         """
         return self._stream(env, container,
-                            (_Piece(name) for name in names), verify)
+                            (_Piece(name) for name in names), verify,
+                            fallback)
 
-    def read_chunk(self, env, container, name, verify=True):
+    def read_chunk(self, env, container, name, verify=True, fallback=None):
         """Stream one whole chunk, checked as :meth:`iter_chunks` does."""
-        return self._stream(env, container, [_Piece(name)], verify)
+        return self._stream(env, container, [_Piece(name)], verify,
+                            fallback)
 
-    def _stream(self, env, container, pieces, verify):
+    def _stream(self, env, container, pieces, verify, fallback=None):
         """The bytes of ``pieces`` (:class:`_Piece`) in order, one bytes
         object per piece.
 
@@ -1109,7 +1123,7 @@ class ChunkStore:
         is yielded. Closing the generator (a client gone) waits for the
         openings under way and closes them.
         """
-        runs = self._runs(container, pieces)
+        runs = self._runs(container, pieces, fallback)
         ahead = collections.deque()
         try:
             while True:
@@ -1118,40 +1132,49 @@ class ChunkStore:
                     if run is None:
                         break
                     ahead.append((run, spawn(self._open_in_turn, env,
-                                             container, run, verify)))
+                                             run.container, run, verify)))
                 if not ahead:
                     return
                 run, opening = ahead.popleft()
                 opened, error = opening.wait()
                 if error is not None:
                     raise error
-                yield from run.read(self, container, opened, verify)
+                yield from run.read(self, run.container, opened, verify)
                 del opened
         finally:
             for _run, opening in ahead:
                 _discard(opening)
 
-    def _runs(self, container, pieces):
+    def _runs(self, container, pieces, fallback=None):
         """Group ``pieces`` into :class:`_PackRun` and :class:`_ObjectRun`,
-        locating :data:`LOCATE_BATCH` chunks per index query."""
+        locating :data:`LOCATE_BATCH` chunks per index query. A chunk
+        ``container`` lacks is looked for in ``fallback`` (the container a
+        shared folder's history is still being copied from)."""
         pieces = iter(pieces)
         while True:
             batch = list(itertools.islice(pieces, LOCATE_BATCH))
             if not batch:
                 return
-            located = self._locate(container, [p.name for p in batch])
+            names = [p.name for p in batch]
+            located = {name: (container, location) for name, location
+                       in self._locate(container, names).items()}
+            if fallback:
+                elsewhere = self._locate(fallback, [
+                    name for name in names if name not in located])
+                located.update((name, (fallback, location))
+                               for name, location in elsewhere.items())
             run = None
             for piece in batch:
-                location = located.get(piece.name)
-                if run is not None and \
-                        not run.continued_by(location):
+                where, location = located.get(piece.name, (None, None))
+                if run is not None and (where != run.container or
+                                        not run.continued_by(location)):
                     yield run
                     run = None
                 if location is None:
-                    yield _ObjectRun(piece)
+                    yield _ObjectRun(piece, container, fallback)
                     continue
                 if run is None:
-                    run = _PackRun(location.pack, location.offset)
+                    run = _PackRun(location.pack, location.offset, where)
                 run.add(piece, location)
             if run is not None:
                 yield run
@@ -1291,17 +1314,28 @@ def _discard(opening):
 
 
 class _ObjectRun:
-    """One chunk stored as its own object, fetched and checked whole."""
+    """One chunk stored as its own object, fetched and checked whole;
+    from ``fallback`` if ``container`` does not have it."""
 
-    def __init__(self, piece):
+    def __init__(self, piece, container, fallback=None):
         self.piece = piece
+        self.container = container
+        self.fallback = fallback
 
     @staticmethod
     def continued_by(location):
         return False
 
     def open(self, store, env, container, verify):
-        return store._fetch(env, container, self.piece, verify)
+        try:
+            return store._fetch(env, container, self.piece, verify)
+        except CorruptChunk:
+            raise
+        except StorageError as error:
+            if error.status != 404 or not self.fallback:
+                raise
+        self.container = self.fallback
+        return store._fetch(env, self.fallback, self.piece, verify)
 
     def read(self, store, container, data, verify):
         piece = self.piece
@@ -1312,9 +1346,10 @@ class _PackRun:
     """Adjacent chunks of one pack: one ranged GET, read chunk by chunk,
     each checked before its bytes are yielded."""
 
-    def __init__(self, pack, start):
+    def __init__(self, pack, start, container):
         self.pack = pack
         self.start = self.end = start
+        self.container = container
         self.items = []
 
     def continued_by(self, location):

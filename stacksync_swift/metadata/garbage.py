@@ -57,12 +57,14 @@ class Garbage:
         self.engine = engine
 
     def workspaces(self):
-        """``{container: {'id', 'encrypted'}}`` of every workspace."""
+        """``{container: {'id', 'encrypted', 'copy_source'}}`` of every
+        workspace."""
         with db.session(self.engine) as session:
-            return {container: {'id': wid, 'encrypted': bool(encrypted)}
-                    for wid, container, encrypted in session.execute(
+            return {container: {'id': wid, 'encrypted': bool(encrypted),
+                                'copy_source': source}
+                    for wid, container, encrypted, source in session.execute(
                         select(Workspace.id, Workspace.container,
-                               Workspace.encrypted))}
+                               Workspace.encrypted, Workspace.copy_source))}
 
     def purge_versions(self, workspace_id, keep_days, now=None):
         """Delete versions replaced more than ``keep_days`` days ago.
@@ -175,14 +177,25 @@ def _lock_workspace(session, workspace_id):
                    .with_for_update())
 
 
+def _readers(session, workspace_id):
+    """The workspace and those still copying their chunks from it (a
+    shared folder's first accept, stacksync_swift.sharing): the versions
+    whose chunks must stay in its container."""
+    container = session.scalar(select(Workspace.container).where(
+        Workspace.id == workspace_id))
+    return [workspace_id] + list(session.scalars(
+        select(Workspace.id).where(Workspace.copy_source == container)))
+
+
 def _live_names(session, workspace_id, cutoff):
-    """Every chunk the workspace's versions reference, and its chunks
-    waiting for a commit since ``cutoff`` or later."""
+    """Every chunk the workspace's versions reference (and the versions
+    of workspaces copying from it), and its chunks waiting for a commit
+    since ``cutoff`` or later."""
     live = set(session.scalars(
         select(VersionChunk.name).distinct()
         .join(ItemVersion, ItemVersion.id == VersionChunk.version_id)
         .join(Item, Item.id == ItemVersion.item_id)
-        .where(Item.workspace_id == workspace_id)))
+        .where(Item.workspace_id.in_(_readers(session, workspace_id)))))
     live.update(session.scalars(
         select(ChunkUpload.name).where(
             ChunkUpload.workspace_id == workspace_id,
@@ -191,13 +204,14 @@ def _live_names(session, workspace_id, cutoff):
 
 
 def _referenced(session, workspace_id, names):
+    readers = _readers(session, workspace_id)
     found = set()
     for batch in _batches(names):
         found.update(session.scalars(
             select(VersionChunk.name).distinct()
             .join(ItemVersion, ItemVersion.id == VersionChunk.version_id)
             .join(Item, Item.id == ItemVersion.item_id)
-            .where(Item.workspace_id == workspace_id,
+            .where(Item.workspace_id.in_(readers),
                    VersionChunk.name.in_(batch))))
     return found
 

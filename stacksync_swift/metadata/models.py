@@ -16,6 +16,8 @@ The tables, and the queries their indexes serve:
     from a folder of an encrypted one: the container whose name salts
     the key its chunks are sealed with (the origin's), since the copied
     chunks keep that key; NULL means the workspace's own container.
+    ``copy_source`` is the container its chunks are still being copied
+    from, after a shared folder's first accept (reads fall back to it).
 ``items``
     The current state of every file and folder: one row per item, updated
     in place, with ``seq`` the sequence number of its last change. A delta
@@ -182,6 +184,9 @@ class Workspace(Base):
     encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
     # Whose container name salts the client-side key; NULL: our own.
     key_container: Mapped[Optional[str]] = mapped_column(String(64))
+    # The container this workspace's chunks are still being copied from
+    # (a shared folder's first accept); NULL when there is nothing to copy.
+    copy_source: Mapped[Optional[str]] = mapped_column(String(64))
     created_at: Mapped[datetime.datetime] = mapped_column(
         UTCDateTime, default=utcnow)
     # Membership changes so far, and the one the container's ACLs show.

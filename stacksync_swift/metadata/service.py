@@ -726,11 +726,38 @@ class MetadataService:
             return shares.decline(session, user_id, proposal_id)
 
     def accept_proposal(self, user_id, proposal_id, container=None,
-                        copied=()):
+                        copied=(), copy_later=False):
         """Join the shared folder; see :func:`.shares.accept`."""
         with self._writing() as session:
             return shares.accept(session, user_id, proposal_id, container,
-                                 copied)
+                                 copied, copy_later)
+
+    # -- copies of shared folders' histories (stacksync_swift.sharing) ------
+
+    def pending_copies(self):
+        """``[{"id", "container", "copy_source", "encrypted"}]`` of the
+        workspaces whose chunks are still being copied."""
+        with self._reading() as session:
+            return [{'id': ws.id, 'container': ws.container,
+                     'copy_source': ws.copy_source,
+                     'encrypted': ws.encrypted}
+                    for ws in session.scalars(select(Workspace).where(
+                        Workspace.copy_source.is_not(None))
+                        .order_by(Workspace.id))]
+
+    def copy_wanted(self, workspace_id):
+        """Every chunk a version of the workspace references, sorted."""
+        with self._reading() as session:
+            return sorted(shares.chunks_of_workspace(
+                session, _id(workspace_id, 'workspace id')))
+
+    def finish_copy(self, workspace_id, source):
+        """The copy from ``source`` is complete: reads stop falling back.
+        """
+        with self._writing() as session:
+            workspace = _workspace(session, workspace_id, lock=True)
+            if workspace.copy_source == source:
+                workspace.copy_source = None
 
     def remove_member(self, user_id, folder_id, member_name=None):
         """Unshare a folder with a member, or leave it."""
@@ -1500,6 +1527,7 @@ def _workspace_dict(workspace, role):
             'encrypted': workspace.encrypted,
             'container': workspace.container,
             'key_container': workspace.key_container or workspace.container,
+            'copy_source': workspace.copy_source,
             'cursor': workspace.seq}
 
 

@@ -177,14 +177,19 @@ def _pending_proposal(session, user_id, proposal_id):
 
 # -- accepting ---------------------------------------------------------------
 
-def accept(session, user_id, proposal_id, container=None, copied=()):
+def accept(session, user_id, proposal_id, container=None, copied=(),
+           copy_later=False):
     """Accept a proposal; see the module docstring, steps 2 and 3.
 
     ``container`` names the new workspace's container (already created)
     and ``copied`` the chunks already in it; both matter only on the first
-    accept. Returns ``{"proposal", "workspace", "mount",
-    "unused_container"}``: the last is ``container`` when another accept
-    made the workspace first, so the caller can remove it.
+    accept. With ``copy_later``, chunks not copied yet do not stop it: the
+    new workspace records the owner's container as its ``copy_source``,
+    which reads fall back to until the caller has copied them
+    (:meth:`~.service.MetadataService.finish_copy`). Returns
+    ``{"proposal", "workspace", "mount", "unused_container"}``: the last
+    is ``container`` when another accept made the workspace first, so the
+    caller can remove it.
     """
     proposal = _pending_proposal(session, user_id, proposal_id)
     folder = session.get(Item, proposal.folder_id)
@@ -201,7 +206,7 @@ def accept(session, user_id, proposal_id, container=None, copied=()):
         subtree = _subtree(session, owner_ws.id, folder.id)
         _check_still_shareable(session, folder, owner_ws, subtree)
         shared = _make_shared(session, owner, owner_ws, folder, subtree,
-                              container, set(copied))
+                              container, set(copied), copy_later)
         unused = None
     _join(session, shared, user_id, proposal.role)
     mount = _mount_in_root(session, member_ws, user_id, shared, folder.name,
@@ -228,16 +233,17 @@ def _lock_private_workspaces(session, owner_ws_id, member_id):
 
 
 def _make_shared(session, owner, owner_ws, folder, subtree, container,
-                 copied):
+                 copied, copy_later=False):
     """Move ``folder``'s subtree into a new workspace; F becomes a mount."""
     missing = sorted(_chunks_of_history(session, subtree) - copied)
-    if container is None or missing:
+    if container is None or (missing and not copy_later):
         raise ChunksNotCopied(owner_ws.container, missing,
                               svc._user_dict(owner))
     shared = Workspace(name=folder.name, owner_id=owner.id, seq=0,
                        container=container, is_shared=True,
                        encrypted=owner_ws.encrypted,
                        key_container=_key_container(owner_ws),
+                       copy_source=owner_ws.container if missing else None,
                        acl_version=0, acl_synced=0)
     session.add(shared)
     session.flush()
@@ -592,6 +598,15 @@ def _subtree(session, workspace_id, folder_id):
         found.extend(children)
         frontier.extend(child.id for child in children if child.is_folder)
     return found
+
+
+def chunks_of_workspace(session, workspace_id):
+    """Chunk names of every version of every item of a workspace."""
+    return set(session.scalars(
+        select(VersionChunk.name).distinct()
+        .join(ItemVersion, ItemVersion.id == VersionChunk.version_id)
+        .join(Item, Item.id == ItemVersion.item_id)
+        .where(Item.workspace_id == workspace_id)))
 
 
 def _chunks_of_history(session, items):

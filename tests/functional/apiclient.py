@@ -11,6 +11,7 @@ arguments of that name do not redefine for ruff (F811).
 
 import hashlib
 import secrets
+import time
 import uuid
 
 import pytest
@@ -179,6 +180,17 @@ def raw_chunk(resp, chunk):
     if packs.is_pack_name(resp.url.rsplit('/', 1)[-1].split('?')[0]):
         return dict(packs.split(resp.content))[chunk]
     return resp.content
+
+
+def wait_for_copy(client, workspace_id, timeout=60):
+    """Wait until the history of a newly shared folder is in its own
+    container (the proxy copies it after the first accept's answer)."""
+    deadline = time.monotonic() + timeout
+    while client.get('/v1/workspace/%d' % workspace_id).json()[
+            'copy_source'] is not None:
+        assert time.monotonic() < deadline, \
+            'the copy of workspace %d never finished' % workspace_id
+        time.sleep(0.1)
 
 
 def loopback():

@@ -33,7 +33,6 @@ from sqlalchemy import update
 from stacksync_swift import gc
 from stacksync_swift import packs
 from stacksync_swift import services
-from stacksync_swift import storage
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata.models import ItemVersion
 from stacksync_swift.metadata.models import utcnow
@@ -314,15 +313,15 @@ def test_repack_moves_chunk_objects_into_packs_and_gc_then_collects_them(
         cluster, stores):
     alice = apiclient.person(cluster, stores, 'alice')
     container = container_of(alice)
-    # Chunks stored one object each, as before packs (a store without a
-    # chunk index writes them so).
-    _found, store = services.store_from_proxy_config(
-        cluster.proxy_conf_path())
-    legacy = storage.ChunkStore(store.app, store.account)
-    datas = [os.urandom(1024 * 1024), os.urandom(1024 * 1024), b'tail']
+    # Chunks stored one object each, as before packs, and as a raw Swift
+    # client (the original StackSync one) still stores them.
+    datas = [os.urandom(1024 * 1024), os.urandom(1024 * 1024),
+             os.urandom(4)]
     dead = os.urandom(50 * 1024)
     for data in datas + [dead]:
-        assert legacy.put_chunk({}, container, chunk_name(data), data)
+        resp = alice.session.put(apiclient.raw_url(
+            cluster, container, chunk_name(data)), data=data)
+        assert resp.status_code == 201, resp.text
     result, = commit(alice, [new_file('old.bin', datas)])
     assert result['result'] == 'committed', result
     time.sleep(GRACE + 1)
@@ -355,3 +354,85 @@ def test_repack_moves_chunk_objects_into_packs_and_gc_then_collects_them(
     assert chunk_name(dead) not in faults.chunk_locations(cluster, container)
     assert alice.get('/v1/file/%d/data' % result['item']['id']
                      ).content == b''.join(datas)
+
+
+def shared_folder(alice, bob, size=1024 * 1024):
+    """alice's folder ``team`` with one file, proposed to bob; returns
+    (folder id, file meta, data, proposal id)."""
+    folder = alice.post('/v1/folder', json={'name': 'team-%d' % random.
+                                            getrandbits(32)}).json()
+    data = os.urandom(size)
+    meta = alice.upload(data, name='report.bin', parent=folder['id'])
+    resp = alice.post('/v1/folder/%d/share' % folder['id'],
+                      json={'users': [bob.user['name']], 'role': 'editor'})
+    assert resp.status_code == 201, resp.text
+    return folder['id'], meta, data, resp.json()['proposals'][0]['id']
+
+
+def test_an_accepted_share_is_copied_after_the_answer(cluster, stores):
+    alice = apiclient.person(cluster, stores, 'alice')
+    bob = apiclient.person(cluster, stores, 'bob')
+    _folder, meta, data, proposal = shared_folder(alice, bob)
+
+    resp = bob.post('/v1/proposal/%d/accept' % proposal)
+    assert resp.status_code == 200, resp.text
+    workspace = resp.json()['workspace']
+    assert bob.get('/v1/file/%d/data' % meta['id']).content == data
+    # The copy runs in the proxy after the answer; it ends soon.
+    apiclient.wait_for_copy(bob, workspace['id'])
+    assert faults.audit_index(cluster, workspace['container']) >= 1
+    assert set(meta['chunks']) <= set(faults.chunk_locations(
+        cluster, workspace['container']))
+    assert bob.get('/v1/file/%d/data' % meta['id']).content == data
+
+
+def test_a_share_reads_from_its_source_until_copied_and_gc_keeps_it(
+        cluster, stores):
+    alice = apiclient.person(cluster, stores, 'alice')
+    bob = apiclient.person(cluster, stores, 'bob')
+    source = container_of(alice)
+    _folder, meta, data, proposal = shared_folder(alice, bob)
+    # An accept whose copy never ran (its proxy stopped right after).
+    container = 'ws-' + os.urandom(16).hex()
+    conn = faults.admin_swift(cluster)
+    conn.put_container(container)
+    conn.close()
+    result = stores.metadata.accept_proposal(bob.user['id'], proposal,
+                                             container, copy_later=True)
+    assert result['workspace']['copy_source'] == source
+
+    # Readable at once, from the source's packs.
+    assert bob.get('/v1/file/%d/data' % meta['id']).content == data
+    ranged = bob.get('/v1/file/%d/data' % meta['id'],
+                     headers={'Range': 'bytes=1000-1999'})
+    assert ranged.status_code == 206 and ranged.content == data[1000:2000]
+    # alice's workspace no longer references the chunks, but the copy
+    # still needs them: gc passes over her container leave them.
+    found, store = services.store_from_proxy_config(cluster.proxy_conf_path())
+    collector = gc.Collector(store, found.engine, GRACE)
+    workspaces = collector.garbage.workspaces()
+    for _run in range(2):
+        time.sleep(GRACE + 1)
+        report = dict.fromkeys(gc.REPORT_KEYS, 0)
+        collector.collect_workspace({}, source, workspaces[source], report)
+        assert report['chunks_condemned'] == report['chunks_dropped'] == 0
+    assert bob.get('/v1/file/%d/data' % meta['id']).content == data
+
+    # sharing-reconcile (and gc) finish copies a proxy left undone.
+    done = subprocess.run(
+        [sys.executable, '-m', 'stacksync_swift.cli', '--config',
+         cluster.proxy_conf_path(), 'sharing-reconcile'],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert 'Finished copying the history of workspace %d' % result[
+        'workspace']['id'] in done.stdout
+    assert stores.metadata.pending_copies() == []
+    assert set(meta['chunks']) <= set(faults.chunk_locations(cluster,
+                                                             container))
+    # Now alice's copies are garbage, and bob reads his own.
+    for _run in range(3):
+        time.sleep(GRACE + 1)
+        run_gc(cluster, '--container', source)
+    assert not set(meta['chunks']) & set(faults.chunk_locations(cluster,
+                                                                source))
+    assert bob.get('/v1/file/%d/data' % meta['id']).content == data

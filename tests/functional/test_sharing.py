@@ -66,6 +66,9 @@ def shared(cluster, alice, bob, carol):
     bob_joined = join(alice, folder['id'], 'editor', bob)
     carol_joined = join(alice, folder['id'], 'viewer', carol)
     assert bob_joined['acl_synced'] and carol_joined['acl_synced']
+    # Raw Swift readers find the history in the shared container once the
+    # proxy copied it there (API reads do not wait).
+    apiclient.wait_for_copy(bob, bob_joined['workspace']['id'])
     return {'folder': folder, 'report': report,
             'workspace': bob_joined['workspace'],
             'bob_mount': bob_joined['mount'],

@@ -221,9 +221,12 @@ class Chunk(workspaces.WorkspaceController):
         """The chunk's bytes."""
         name = self.chunk_name()
         workspace = self.workspace()
+        # A shared folder whose history is still being copied reads the
+        # chunks its container lacks from where they are copied from.
         pieces = self.api.storage.read_chunk(
             self.req.environ, workspace['container'], name,
-            verify=not workspace['encrypted'])
+            verify=not workspace['encrypted'],
+            fallback=workspace.get('copy_source'))
         try:
             stream = transfer.PrimedStream(pieces, self.req.environ,
                                            self.api.logger)

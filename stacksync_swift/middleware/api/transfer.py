@@ -97,7 +97,7 @@ def check_stored(controller, workspace, meta):
     is asked about each one: no remembered answer)."""
     sizes = controller.api.storage.chunk_sizes(
         controller.req.environ, workspace['container'], meta['chunks'],
-        fresh=True)
+        fresh=True, fallback=workspace.get('copy_source'))
     if None in sizes:
         raise ChunksMissing(
             'version %d of item %d cannot be read: %d of its chunks are '
@@ -142,7 +142,8 @@ def send(controller, workspace, meta):
     # No range, or several (which a server may answer with everything).
     pieces = controller.api.storage.iter_chunks(
         req.environ, workspace['container'], meta['chunks'],
-        verify=not workspace['encrypted'])
+        verify=not workspace['encrypted'],
+        fallback=workspace.get('copy_source'))
     return swob.Response(status=200, headers=headers,
                          app_iter=PrimedStream(pieces, req.environ,
                                                   controller.api.logger),
@@ -152,14 +153,16 @@ def send(controller, workspace, meta):
 def _range_pieces(controller, workspace, meta, start, end):
     storage = controller.api.storage
     env = controller.req.environ
-    sizes = storage.chunk_sizes(env, workspace['container'], meta['chunks'])
+    fallback = workspace.get('copy_source')
+    sizes = storage.chunk_sizes(env, workspace['container'], meta['chunks'],
+                                fallback=fallback)
     if None in sizes:
         raise ChunksMissing(
             'a chunk of item %d is missing from storage' % meta['id'],
             code='chunks_missing')
     return storage.iter_content(
         env, workspace['container'], list(zip(meta['chunks'], sizes)),
-        start, end, verify=not workspace['encrypted'])
+        start, end, verify=not workspace['encrypted'], fallback=fallback)
 
 
 class PrimedStream:
