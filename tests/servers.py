@@ -23,6 +23,7 @@ for an optional module or program a test needs (:func:`require_module`):
 import contextlib
 import importlib
 import os
+import signal
 
 import pytest
 import sqlalchemy
@@ -99,3 +100,14 @@ def memcached():
         yield running
     finally:
         running.stop()
+
+
+def interruptible():
+    """``preexec_fn`` for a child process a test stops with Ctrl-C.
+
+    A suite started in the background by a non-interactive shell (``bash
+    .ci/run &``) inherits SIGINT ignored, and so would every child: Python
+    then installs no KeyboardInterrupt handler and the Ctrl-C the test
+    sends does nothing. The child gets the default disposition back.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

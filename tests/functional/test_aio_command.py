@@ -12,6 +12,7 @@ import requests
 from swiftclient import client as swiftclient
 
 from stacksync_swift import aio
+from tests import servers
 from tests.functional import test_oauth
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -50,7 +51,8 @@ def test_aio_command_serves_swift_and_stops_on_ctrl_c(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, '-m', 'stacksync_swift.cli', 'aio',
          '--state', str(state), '--port', '0'],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=servers.interruptible)
     banner = []
     try:
         for line in proc.stdout:

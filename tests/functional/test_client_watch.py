@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from tests import servers
 from tests.functional import clientuser
 from tests.functional.clientuser import tree
 from tests.functional.clientuser import write
@@ -36,7 +37,8 @@ class Watch:
             [sys.executable, '-m', 'stacksync_swift.client.cli', 'sync',
              str(folder), '--watch', '--config', user.config, '--device',
              device, *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=servers.interruptible)
         self.out, self.err = [], []
         self.readers = [self._read(self.process.stdout, self.out),
                         self._read(self.process.stderr, self.err)]

@@ -265,7 +265,8 @@ def test_the_events_command_prints_each_event(hub):
                '--events-url', hub.settings.events_url,
                '--exchange', EXCHANGE]
     printer = subprocess.Popen(command, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=servers.interruptible)
     try:
         # Read up to the command's own line: the interpreter may print a
         # dependency's warning first (dnspython's "DSA is deprecated" under
