@@ -15,6 +15,7 @@ import io
 import os
 import secrets
 import tempfile
+import threading
 import time
 import uuid
 
@@ -51,19 +52,32 @@ def new_user_config(cluster, config):
 
 
 class Counting:
-    """Wraps Connection.put_chunk to total what each sync sends."""
+    """Wraps Connection.put_chunk and put_batch (what the client sends
+    chunks with: batch requests, several at once) to total what each sync
+    sends."""
 
     def __init__(self):
         self.sent = 0
         self.chunks = 0
-        self._real = api.Connection.put_chunk
+        self._lock = threading.Lock()
+        real_put, real_batch = api.Connection.put_chunk, \
+            api.Connection.put_batch
         counter = self
 
         def put_chunk(conn, workspace_id, name, body):
-            counter._real(conn, workspace_id, name, body)
-            counter.sent += len(body)
-            counter.chunks += 1
+            real_put(conn, workspace_id, name, body)
+            counter.count({name: body})
+
+        def put_batch(conn, workspace_id, chunks):
+            real_batch(conn, workspace_id, chunks)
+            counter.count(chunks)
         api.Connection.put_chunk = put_chunk
+        api.Connection.put_batch = put_batch
+
+    def count(self, chunks):
+        with self._lock:
+            self.sent += sum(map(len, chunks.values()))
+            self.chunks += len(chunks)
 
     def reset(self):
         self.sent, self.chunks = 0, 0

@@ -57,7 +57,7 @@ class Settings:
     # Packs (DESIGN.md "Chunks and packs"): the largest pack object, and
     # the pack PUTs one upload keeps in flight while it fills the next.
     pack_size: int = 16 * 1024 * 1024
-    packs_in_flight: int = 2
+    packs_in_flight: int = 1
     # Garbage collection (stacksync_swift.gc): seconds an unreferenced
     # chunk, a dead pack or a deleted workspace's container is left alone
     # (uploads in flight, memories in proxies), and days a replaced
