@@ -671,8 +671,9 @@ def build_parser():
                               'the proxy config, 0)')
     collect.add_argument('--container', action='append', metavar='NAME',
                          help='only this workspace container (repeat for '
-                              'more; containers of deleted workspaces are '
-                              'then left alone)')
+                              'more; containers of deleted workspaces, and '
+                              'copies of shared folders into other '
+                              'containers, are then left alone)')
     collect.set_defaults(func=cmd_gc)
     return parser
 

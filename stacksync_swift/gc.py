@@ -98,7 +98,8 @@ class Collector:
         report = dict.fromkeys(REPORT_KEYS, 0)
         # Copies a stopped proxy left unfinished: their sources' chunks
         # are kept until they are done, so finish them first.
-        report['copies_finished'] = len(self.sharing.resume_copies(env))
+        report['copies_finished'] = len(self.sharing.resume_copies(
+            env, containers))
         workspaces = self.garbage.workspaces()
         wanted = containers or sorted(workspaces)
         for container in wanted:

@@ -222,10 +222,12 @@ class Sharing:
                              copied, workspace_id, pending['copy_source'])
         return copied
 
-    def resume_copies(self, env):
-        """Finish every pending copy; ``{workspace id: chunks copied}``."""
+    def resume_copies(self, env, containers=None):
+        """Finish every pending copy (or those into ``containers``);
+        ``{workspace id: chunks copied}``."""
         return {pending['id']: self.copy_history(env, pending['id'])
-                for pending in self.metadata.pending_copies()}
+                for pending in self.metadata.pending_copies()
+                if containers is None or pending['container'] in containers}
 
     def _remove_container(self, env, container):
         try:

@@ -30,9 +30,7 @@ import time
 import pytest
 from sqlalchemy import update
 
-from stacksync_swift import gc
 from stacksync_swift import packs
-from stacksync_swift import services
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata.models import ItemVersion
 from stacksync_swift.metadata.models import utcnow
@@ -271,8 +269,7 @@ class Ledger:
 
 def test_gc_racing_eight_uploaders_loses_nothing(cluster, stores):
     alice = apiclient.person(cluster, stores, 'alice')
-    found, store = services.store_from_proxy_config(cluster.proxy_conf_path())
-    collector = gc.Collector(store, found.engine, GRACE)
+    container = container_of(alice)
     ledger, stop = Ledger(), threading.Event()
     uploaders = []
     for seed in range(UPLOADERS):
@@ -281,26 +278,25 @@ def test_gc_racing_eight_uploaders_loses_nothing(cluster, stores):
         client = copy.copy(alice)
         client.session = alice.new_session()
         uploaders.append(Uploader(client, seed, ledger, stop))
-    totals = dict.fromkeys(gc.REPORT_KEYS, 0)
+    dropped = deleted = runs = 0
     for uploader in uploaders:
         uploader.start()
     deadline = time.monotonic() + RACE_SECONDS
-    runs = 0
     while time.monotonic() < deadline:
-        report = collector.run(containers=[container_of(alice)])
+        # The operator's command, run back to back as cron never would.
+        report = run_gc(cluster, '--container', container)
         runs += 1
-        for key, value in report.items():
-            totals[key] += value
-        time.sleep(0.5)
+        dropped += figure(report, 'Chunks:', 1)
+        deleted += figure(report, 'Packs:', 0)
     stop.set()
     for uploader in uploaders:
         uploader.join(120)
     assert [u.errors for u in uploaders] == [[]] * UPLOADERS
-    print('gc race: %d runs, %s, %d refused commits retried'
-          % (runs, totals, sum(u.retries for u in uploaders)))
-    # The race did happen: gc dropped chunks and moved packs while
-    # uploads ran.
-    assert totals['chunks_dropped'] > 0
+    print('gc race: %d runs, %d chunks dropped, %d packs deleted, %d '
+          'refused commits retried' % (runs, dropped, deleted, sum(
+              u.retries for u in uploaders)))
+    # The race did happen: gc dropped chunks while uploads ran.
+    assert dropped > 0
     assert sum(len(versions) for versions in
                ledger.acknowledged.values()) > 50
 
@@ -407,15 +403,14 @@ def test_a_share_reads_from_its_source_until_copied_and_gc_keeps_it(
                      headers={'Range': 'bytes=1000-1999'})
     assert ranged.status_code == 206 and ranged.content == data[1000:2000]
     # alice's workspace no longer references the chunks, but the copy
-    # still needs them: gc passes over her container leave them.
-    found, store = services.store_from_proxy_config(cluster.proxy_conf_path())
-    collector = gc.Collector(store, found.engine, GRACE)
-    workspaces = collector.garbage.workspaces()
+    # still needs them: gc runs over her container (which finish only the
+    # copies into the containers they are given) leave them.
     for _run in range(2):
         time.sleep(GRACE + 1)
-        report = dict.fromkeys(gc.REPORT_KEYS, 0)
-        collector.collect_workspace({}, source, workspaces[source], report)
-        assert report['chunks_condemned'] == report['chunks_dropped'] == 0
+        report = run_gc(cluster, '--container', source)
+        assert figure(report, 'Chunks:', 0) == figure(
+            report, 'Chunks:', 1) == 0
+        assert figure(report, 'Copies of shared folders finished') == 0
     assert bob.get('/v1/file/%d/data' % meta['id']).content == data
 
     # sharing-reconcile (and gc) finish copies a proxy left undone.

@@ -229,17 +229,19 @@ def test_clear_errors(alice, bob, carol, shared):
 def test_the_reconciler_repairs_acls_changed_behind_its_back(
         cluster, alice, bob, carol, shared):
     container = shared['workspace']['container']
-    chunk_url = raw_chunk_url(cluster, container, chunk_name(b'first draft'))
     # By hand, on a proxy without our filters (which refuse raw writes to
     # workspace containers, the admin's included).
     admin = swiftclient.Connection(cluster.bare_url + '/auth/v1.0',
                                    cluster.admin_user, cluster.admin_key,
                                    retries=0)
     try:
-        # Drift: bob dropped from the ACLs by hand.
+        # Drift: bob dropped from the ACLs by hand. (Our proxy keeps its
+        # cached container info until it expires: its cache is in-process,
+        # and the history copy after the accept filled it.)
         admin.post_container(container, {
             'X-Container-Read': 'stacksync:%d' % alice.user['id']})
-        assert bob.session.get(chunk_url).status_code == 403
+        assert admin.head_container(container)['x-container-read'] == \
+            'stacksync:%d' % alice.user['id']
         # The operator's command, as run on a proxy node.
         done = subprocess.run(
             [sys.executable, '-m', 'stacksync_swift.cli', '--state',
