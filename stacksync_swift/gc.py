@@ -14,7 +14,11 @@ does), so it talks to the cluster through the same filters, account and
 database as the proxies. Run one at a time: two collectors would not lose
 data, but they would copy the same packs twice.
 
-What one run does, for each workspace's container:
+What one run does: first it finishes the copies of newly shared folders
+that a stopped proxy left undone
+(:meth:`stacksync_swift.sharing.Sharing.resume_copies`; a source's chunks
+are kept while a copy from it is pending), then, for each workspace's
+container:
 
 1. **History** (``keep_versions_days``, 0 = forever, the default): versions
    replaced more than that many days ago are deleted; every item keeps its
