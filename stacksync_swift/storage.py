@@ -347,10 +347,14 @@ class ChunkStore:
 
     def _delete_objects(self, env, container):
         for name in self._iter_object_names(env, container):
-            obj_path = self._path(container, name)
-            status, _ = self._call(env, 'DELETE', obj_path)
-            if status not in (204, 404):
-                self._fail('DELETE', obj_path, status)
+            self._delete_object(env, container, name)
+
+    def _delete_object(self, env, container, name):
+        """DELETE one object; one already gone is fine."""
+        path = self._path(container, name)
+        status, _ = self._call(env, 'DELETE', path)
+        if status not in (204, 404):
+            self._fail('DELETE', path, status)
 
     def _iter_object_names(self, env, container):
         for entry in self._iter_listing(env, container):
@@ -858,10 +862,7 @@ class ChunkStore:
 
     def delete_pack(self, env, container, pack):
         """Delete a pack object nothing is read from any more."""
-        path = self._path(container, pack)
-        status, _ = self._call(env, 'DELETE', path)
-        if status not in (204, 404):
-            self._fail('DELETE', path, status)
+        self._delete_object(env, container, pack)
 
     def rewrite_packs(self, env, container, old_packs, verify):
         """Copy every chunk the index locates in ``old_packs`` into new
@@ -968,10 +969,7 @@ class ChunkStore:
             for name in batch:
                 if name not in located:
                     continue
-                path = self._path(container, name)
-                status, _ = self._call(env, 'DELETE', path)
-                if status not in (204, 404):
-                    self._fail('DELETE', path, status)
+                self._delete_object(env, container, name)
                 self._known.forget_one(container, name)
                 report['objects'] += 1
                 report['bytes'] += located[name].length
