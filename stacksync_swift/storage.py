@@ -477,7 +477,7 @@ class ChunkStore:
         """Sizes of ``names`` in order (None for missing ones).
 
         Chunks in packs are found in the index, one query per
-        :data:`~stacksync_swift.metadata.chunkindex.BATCH` names. The
+        :data:`~stacksync_swift.metadata.db.IN_LIST` names. The
         others (stored one per object) are asked about with HEADs, for
         the chunks not known yet, :attr:`concurrency` at a time; with
         ``fresh``, every chunk is looked up again (a restore asks the

@@ -34,8 +34,6 @@ from stacksync_swift.metadata.models import ChunkLocation
 from stacksync_swift.metadata.models import Pack
 from stacksync_swift.metadata.models import utcnow
 
-# Names per IN (...) list: well under every backend's parameter limit.
-BATCH = 500
 # Attempts at a pack's rows when concurrent uploads of the same chunks
 # keep winning the race to insert them.
 ADD_ATTEMPTS = 5
@@ -64,12 +62,11 @@ class ChunkIndex:
         found = {}
         unique = sorted(set(names))
         with db.session(self.read_engine) as session:
-            for start in range(0, len(unique), BATCH):
+            for batch in db.batches(unique):
                 query = (select(ChunkLocation.name, ChunkLocation.pack,
                                 ChunkLocation.offset, ChunkLocation.length)
                          .where(ChunkLocation.container == container,
-                                ChunkLocation.name.in_(
-                                    unique[start:start + BATCH])))
+                                ChunkLocation.name.in_(batch)))
                 if not for_read:
                     query = query.where(ChunkLocation.condemned_at.is_(None))
                 for name, pack, offset, length in session.execute(query):
@@ -110,7 +107,7 @@ class ChunkIndex:
                                  chunk_count=len(entries)))
             names = sorted(by_name)
             taken = set()
-            for batch in _batches(names):
+            for batch in db.batches(names):
                 # Condemned rows make way for this pack's copy.
                 session.execute(delete(ChunkLocation).where(
                     ChunkLocation.container == container,
@@ -198,7 +195,7 @@ class ChunkIndex:
         """Mark packs whose chunks now live elsewhere."""
         now = utcnow()
         with db.session(self.engine) as session:
-            for batch in _batches(sorted(pack_names)):
+            for batch in db.batches(sorted(pack_names)):
                 session.execute(update(Pack).where(
                     Pack.container == container, Pack.name.in_(batch),
                     Pack.retired_at.is_(None)).values(retired_at=now))
@@ -250,7 +247,3 @@ class ChunkIndex:
             chunks = session.query(ChunkLocation).count()
         return packs, chunks
 
-
-def _batches(names):
-    for start in range(0, len(names), BATCH):
-        yield names[start:start + BATCH]

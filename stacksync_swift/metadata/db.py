@@ -95,6 +95,9 @@ _UPGRADE_LOCK_KEY = 0x5354534E
 _READ_ONLY = 'stacksync_read_only'
 
 
+# Values per IN (...) list: well under every backend's parameter limit.
+IN_LIST = 500
+
 def create_engine(url, connect_timeout=None, statement_timeout=None,
                   green=None, **kwargs):
     """An engine for ``url`` set up as the module docstring describes.
@@ -317,6 +320,13 @@ def _sqlite_on_begin(conn, patience=0):
                 raise
         pause(wait)
         wait = min(wait * 2, SQLITE_RETRY_MOST)
+
+
+def batches(items):
+    """``items`` (a sequence) in slices of at most :data:`IN_LIST`, for
+    ``IN (...)`` lists well under every backend's parameter limit."""
+    for start in range(0, len(items), IN_LIST):
+        yield items[start:start + IN_LIST]
 
 
 @contextlib.contextmanager

@@ -46,9 +46,6 @@ from stacksync_swift.metadata.models import VersionChunk
 from stacksync_swift.metadata.models import Workspace
 from stacksync_swift.metadata.models import utcnow
 
-# Names (or ids) per IN (...) list: well under every backend's limit.
-BATCH = 500
-
 
 class Garbage:
     """The collector's questions and changes, one transaction each."""
@@ -92,7 +89,7 @@ class Garbage:
                 if following[1] == item_id and version < current and \
                         replaced_at < cutoff:
                     doomed.append(version_id)
-            for batch in _batches(doomed):
+            for batch in db.batches(doomed):
                 session.execute(delete(VersionChunk).where(
                     VersionChunk.version_id.in_(batch)))
                 session.execute(delete(ItemVersion).where(
@@ -160,7 +157,7 @@ class Garbage:
             wanted = _referenced(session, workspace_id, names) | \
                 _waiting(session, workspace_id, names, cutoff)
             doomed = [name for name in names if name not in wanted]
-            for batch in _batches(doomed):
+            for batch in db.batches(doomed):
                 session.execute(delete(ChunkLocation).where(
                     ChunkLocation.container == container,
                     ChunkLocation.name.in_(batch),
@@ -206,7 +203,7 @@ def _live_names(session, workspace_id, cutoff):
 def _referenced(session, workspace_id, names):
     readers = _readers(session, workspace_id)
     found = set()
-    for batch in _batches(names):
+    for batch in db.batches(names):
         found.update(session.scalars(
             select(VersionChunk.name).distinct()
             .join(ItemVersion, ItemVersion.id == VersionChunk.version_id)
@@ -218,7 +215,7 @@ def _referenced(session, workspace_id, names):
 
 def _waiting(session, workspace_id, names, cutoff):
     found = set()
-    for batch in _batches(names):
+    for batch in db.batches(names):
         found.update(session.scalars(
             select(ChunkUpload.name).where(
                 ChunkUpload.workspace_id == workspace_id,
@@ -228,13 +225,8 @@ def _waiting(session, workspace_id, names, cutoff):
 
 
 def _mark(session, container, names, moment):
-    for batch in _batches(names):
+    for batch in db.batches(names):
         session.execute(update(ChunkLocation).where(
             ChunkLocation.container == container,
             ChunkLocation.name.in_(batch)).values(condemned_at=moment))
 
-
-def _batches(items):
-    items = list(items)
-    for start in range(0, len(items), BATCH):
-        yield items[start:start + BATCH]

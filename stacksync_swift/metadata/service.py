@@ -72,7 +72,6 @@ from sqlalchemy import insert
 from sqlalchemy import select
 
 from stacksync_swift import chunking
-from stacksync_swift.metadata import chunkindex
 from stacksync_swift.metadata import db
 from stacksync_swift.metadata import errors
 from stacksync_swift.metadata import models
@@ -1074,12 +1073,11 @@ class _Change:
         if not wanted:
             return
         found = set()
-        for start in range(0, len(wanted), chunkindex.BATCH):
+        for batch in db.batches(wanted):
             found.update(self.session.scalars(
                 select(ChunkLocation.name).where(
                     ChunkLocation.container == self.workspace.container,
-                    ChunkLocation.name.in_(
-                        wanted[start:start + chunkindex.BATCH]))))
+                    ChunkLocation.name.in_(batch))))
         gone = [name for name in wanted if name not in found]
         if gone:
             raise errors.MissingChunks(

@@ -29,12 +29,10 @@ from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 
+from stacksync_swift.metadata import db
 from stacksync_swift.metadata import errors
 from stacksync_swift.metadata.models import ChunkUpload
 from stacksync_swift.metadata.models import Workspace
-
-# Names per IN (...) list: well under every backend's parameter limit.
-BATCH = 500
 
 
 def pending_bytes(session, owner_id):
@@ -77,7 +75,7 @@ def release(session, workspace_id, name):
 def record(session, workspace_id, chunks):
     """Count stored chunks ``[(name, size), ...]`` not counted yet."""
     wanted = dict(chunks)
-    for batch in _batches(sorted(wanted)):
+    for batch in db.batches(sorted(wanted)):
         known = set(session.scalars(select(ChunkUpload.name).where(
             ChunkUpload.workspace_id == workspace_id,
             ChunkUpload.name.in_(batch))))
@@ -91,7 +89,7 @@ def record(session, workspace_id, chunks):
 def waiting(session, workspace_id, names):
     """Bytes of the waiting chunks among ``names`` of one workspace."""
     total = 0
-    for batch in _batches(sorted(set(names))):
+    for batch in db.batches(sorted(set(names))):
         total += int(session.scalar(
             select(func.coalesce(func.sum(ChunkUpload.size), 0)).where(
                 ChunkUpload.workspace_id == workspace_id,
@@ -101,12 +99,8 @@ def waiting(session, workspace_id, names):
 
 def take_referenced(session, workspace_id, names):
     """Take chunks a new version references off the list."""
-    for batch in _batches(sorted(set(names))):
+    for batch in db.batches(sorted(set(names))):
         session.execute(delete(ChunkUpload).where(
             ChunkUpload.workspace_id == workspace_id,
             ChunkUpload.name.in_(batch)))
 
-
-def _batches(names):
-    for start in range(0, len(names), BATCH):
-        yield names[start:start + BATCH]
