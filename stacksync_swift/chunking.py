@@ -107,15 +107,14 @@ class _Source:
     """A ``readinto`` for pyfastcdc over any ``read(n)`` file-like.
 
     Reads at most :data:`READ_SIZE` and never past ``length`` (a WSGI input
-    may block rather than end there), accepts short reads, and hashes the
-    content as it passes.
+    may block rather than end there), accepts short reads, and counts the
+    bytes as they pass.
     """
 
     def __init__(self, reader, length=None):
         self._read = reader.read
         self.remaining = length
         self.size = 0
-        self.hash = hashlib.sha256()
 
     def readinto(self, view):
         wanted = min(len(view), READ_SIZE)
@@ -136,7 +135,6 @@ class _Source:
         return len(data)
 
     def _count(self, data):
-        self.hash.update(data)
         self.size += len(data)
         if self.remaining is not None:
             self.remaining -= len(data)
@@ -148,11 +146,22 @@ class ChunkedContent:
     Iterate it once to get :class:`Chunk` objects in order. ``size`` and
     ``sha256`` (hex digest of the whole content) are available after the
     iteration has finished; asking earlier raises :class:`RuntimeError`.
+
+    ``spawn(function, data)`` runs the hashing of each chunk (its name and
+    its part of the content's SHA-256, in one call per chunk) and returns
+    a handle whose ``wait()`` gives the result. By default it is a plain
+    call. The proxy starts it in an OS thread, as hashlib lets go of the
+    GIL on large buffers: the next chunk is cut while this one is hashed,
+    and the hub keeps the pack PUTs moving meanwhile. One chunk is hashed
+    at a time, in order, so the content's hash sees the stream's bytes as
+    they came.
     """
 
-    def __init__(self, reader, length=None, namer=chunk_name):
+    def __init__(self, reader, length=None, namer=chunk_name, spawn=None):
         self._source = _Source(reader, length)
         self._namer = namer
+        self._spawn = spawn or _call_now
+        self._hash = hashlib.sha256()
         self._started = False
         self.complete = False
 
@@ -163,12 +172,32 @@ class ChunkedContent:
         return self._chunks()
 
     def _chunks(self):
+        hashing = None
         for cut in new_chunker().cut_stream(self._source):
             # cut.data is a view into pyfastcdc's buffer, reused for the
             # next chunk: copy it out before handing it on.
             data = bytes(cut.data)
-            yield Chunk(data, self._namer(data), cut.offset, cut.length)
+            # The previous chunk's hash must end before this one's starts
+            # (the content's hash takes them in order); it is handed on
+            # only then, so the caller's work on it overlaps this hash.
+            ready = None if hashing is None else self._named(*hashing)
+            hashing = (self._spawn(self._hash_chunk, data), data, cut.offset)
+            del data
+            if ready is not None:
+                yield ready
+                del ready
+        if hashing is not None:
+            yield self._named(*hashing)
         self.complete = True
+
+    def _hash_chunk(self, data):
+        """The chunk's name; counts its bytes into the content's SHA-256."""
+        self._hash.update(data)
+        return self._namer(data)
+
+    @staticmethod
+    def _named(hashing, data, offset):
+        return Chunk(data, hashing.wait(), offset, len(data))
 
     def _finished(self, what):
         if not self.complete:
@@ -182,10 +211,10 @@ class ChunkedContent:
     @property
     def sha256(self):
         self._finished('sha256')
-        return self._source.hash.hexdigest()
+        return self._hash.hexdigest()
 
 
-def iter_chunks(reader, length=None, namer=chunk_name):
+def iter_chunks(reader, length=None, namer=chunk_name, spawn=None):
     """Chunk a file-like ``reader`` incrementally.
 
     :param reader: anything with ``read(n)`` (a file, ``wsgi.input``); it
@@ -195,9 +224,26 @@ def iter_chunks(reader, length=None, namer=chunk_name):
         end raises :class:`TruncatedStream`
     :param namer: names a chunk from its bytes; :func:`chunk_name` for a
         plain workspace, an HMAC for an encrypted one
+    :param spawn: ``spawn(function, data)`` starts each chunk's hashing
+        (in an OS thread, say) and returns a handle with ``wait()``; None
+        hashes in the caller
     :returns: a :class:`ChunkedContent` to iterate once
     """
-    return ChunkedContent(reader, length, namer)
+    return ChunkedContent(reader, length, namer, spawn)
+
+
+class _Done:
+    """The handle of a call that already ran (no ``spawn`` given)."""
+
+    def __init__(self, result):
+        self.result = result
+
+    def wait(self):
+        return self.result
+
+
+def _call_now(function, data):
+    return _Done(function(data))
 
 
 # What sealing adds to a chunk in a client-side encrypted workspace: a

@@ -76,7 +76,9 @@ sends its HEADs the same way. A download opens the GETs of the next
 :meth:`ChunkStore.iter_content`). In the proxy (eventlet monkey-patched)
 they overlap; called from plain threads (tests, tools) the green threads
 simply run one after another, with the same results and the same memory
-bound.
+bound. An upload's hashing (each chunk's SHA-256 and the file's) runs in
+an OS thread (``metadata.db.off_hub``), one chunk behind the cutting, so
+the proxy uses a second core for it and the hub keeps sending packs.
 
 Chunk sizes and locations do not change once a chunk is stored
 (write-once), so the store remembers them per process
@@ -113,6 +115,7 @@ from swift.common.wsgi import make_pre_authed_request
 from stacksync_swift import chunking
 from stacksync_swift import packs
 from stacksync_swift.metadata import chunkindex
+from stacksync_swift.metadata.db import off_hub
 from stacksync_swift.middleware.common import SWIFT_SOURCE
 
 # Objects per container listing page when emptying a container.
@@ -656,7 +659,10 @@ class ChunkStore:
             shorter stream raises :class:`chunking.TruncatedStream`
         :returns: :class:`StoredContent`
         """
-        content = chunking.iter_chunks(reader, length)
+        # Each chunk is hashed in an OS thread (hashlib lets go of the GIL)
+        # while the next is cut, and the hub sends the pack being stored,
+        # which otherwise waited for a read of the request body to block.
+        content = chunking.iter_chunks(reader, length, spawn=_hash_off_hub)
         if self.index is None:
             return self._store_objects(env, container, content)
         packer = _Packer(self, env, container)
@@ -913,15 +919,9 @@ class ChunkStore:
             run.add(_Piece(name), location)
         for run in runs:
             body = run.open(self, env, container, verify)
-            with closing_if_possible(body):
-                for piece, location in run.items:
-                    data = body.read(location.length)
-                    try:
-                        self._check_packed(container, piece, location, data,
-                                           verify)
-                    except CorruptChunk:
-                        continue
-                    yield piece.name, data
+            for piece, data in run.checked(self, container, body, verify,
+                                           skip_damaged=True):
+                yield piece.name, data
 
     def repack_objects(self, env, container, cutoff, verify):
         """Move chunks stored one per object into packs, then delete the
@@ -1275,6 +1275,11 @@ class ChunkStore:
                            'upload it again' % (name, container, problem))
 
 
+def _hash_off_hub(function, data):
+    """``spawn`` for :func:`chunking.iter_chunks`: hash in an OS thread."""
+    return spawn(off_hub, function, data)
+
+
 def _listing_time(value):
     """A container listing's ``last_modified`` as a Unix time (0 when
     absent or unreadable: the object then counts as old)."""
@@ -1366,15 +1371,31 @@ class _PackRun:
                                  self.end)
 
     def read(self, store, container, body, verify):
+        for piece, data in self.checked(store, container, body, verify):
+            if piece.whole:
+                yield data
+            else:
+                yield data[piece.first:piece.last]
+            del data
+
+    def checked(self, store, container, body, verify, skip_damaged=False):
+        """``(piece, bytes)`` of each whole chunk of the run, in order.
+
+        A damaged chunk raises :class:`CorruptChunk` (its row is dropped
+        first); with ``skip_damaged`` it is left out instead, and the run
+        goes on (garbage collection copying the sound chunks of a pack).
+        """
         with closing_if_possible(body):
             for piece, location in self.items:
                 data = body.read(location.length)
-                store._check_packed(container, piece, location, data,
-                                    verify)
-                if piece.whole:
-                    yield data
-                else:
-                    yield data[piece.first:piece.last]
+                try:
+                    store._check_packed(container, piece, location, data,
+                                        verify)
+                except CorruptChunk:
+                    if skip_damaged:
+                        continue
+                    raise
+                yield piece, data
                 del data
 
 

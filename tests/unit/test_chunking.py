@@ -1,5 +1,6 @@
 """Content-defined chunking: the properties server and client rely on."""
 
+import concurrent.futures
 import hashlib
 import io
 import random
@@ -184,3 +185,21 @@ def test_sealed_overhead_bounds_what_the_client_codec_adds(plaintext):
     assert len(body) - len(plaintext) <= chunking.SEALED_OVERHEAD
     _name, body = sealed.encode(random.Random(1).randbytes(5000))
     assert len(body) - 5000 == chunking.SEALED_OVERHEAD
+
+
+def test_offloaded_hashing_gives_the_same_chunks_and_hash():
+    """The proxy hashes each chunk in an OS thread; nothing else changes."""
+    data = random_bytes(9 * MiB, seed=5)
+    _, direct = chunk_all(data)
+    calls = []
+    with concurrent.futures.ThreadPoolExecutor(1) as threads:
+        def spawn(function, chunk_data):
+            calls.append(len(chunk_data))
+            future = threads.submit(function, chunk_data)
+            future.wait = future.result
+            return future
+        content, offloaded = chunk_all(data, spawn=spawn)
+    assert [(c.name, c.offset) for c in offloaded] == \
+        [(c.name, c.offset) for c in direct]
+    assert calls == [c.size for c in direct]
+    assert content.sha256 == hashlib.sha256(data).hexdigest()
