@@ -294,10 +294,12 @@ class Cloud(sim.Simulation):
         device.seen = started = device.changed
         device.woken = False
         self.active.add(device.name)
+        engine = device.engine
         try:
-            summary = device.engine.sync_once()
+            summary = engine.sync_once()
         except SimulatedCrash:
             self.log.append('crash %s mid-sync' % device.name)
+            self._keep_departed(device, engine._events)
             device.restart()
             return None
         except (api.NotFound, api.Forbidden) as error:
@@ -306,6 +308,7 @@ class Cloud(sim.Simulation):
             if not self.network.faults:
                 raise
             self.log.append('sync %s: %s' % (device.name, error))
+            self._keep_departed(device, engine._events)
             device.woken = True
             return None
         finally:
@@ -313,11 +316,7 @@ class Cloud(sim.Simulation):
         mounts = device.mounts.values()
         device.mount_paths.update(mount.path for mount in mounts)
         device.positions.update(cli.synced_cursors(device.engine))
-        for item in summary.items:
-            if item.kind == LEFT:
-                self.kept.update(sha256(data) for _path, data, top
-                                 in device.fs.trash
-                                 if top == item.path and data is not FOLDER)
+        self._keep_departed(device, summary.items)
         if summary.error or not summary.converged:
             device.woken = True     # watch mode retries after a pause
         else:
@@ -329,6 +328,18 @@ class Cloud(sim.Simulation):
                                       item.outcome)
                 for item in summary.items)))
         return summary
+
+    def _keep_departed(self, device, items):
+        """The contents of the folders of departed shares, moved to the
+        trash whole, count as kept. A pass cut short (a crash, a share
+        gone between two requests) returns no summary, but what it did
+        stays done and was notified (the CLI prints each event at once),
+        so its events so far are read from the orchestrator."""
+        for item in items:
+            if item.kind == LEFT:
+                self.kept.update(sha256(data) for _path, data, top
+                                 in device.fs.trash
+                                 if top == item.path and data is not FOLDER)
 
     def long_poll(self, device):
         """What the CLI's long-poll threads do, one wait each, from where
