@@ -813,14 +813,16 @@ class Cloud(sim.Simulation):
             # earlier move of the same bytes promises no more either.
             self._unmoved(fs, src)
             return
+        if any(is_under(path, dst) for path in synced):
+            # Moved onto a synced entry the user deleted or moved away: a
+            # scan sees the entry edited (or made a file) and the source
+            # deleted (see doc/design.md); an earlier move of the same
+            # bytes promises no more either. (Before the returns below,
+            # which only make no new promise.)
+            self._unmoved(fs, src)
+            return
         if source_holds or any(is_under(m, src) for m in mounts) or \
                 self._answers_lost() or self._rearranged_elsewhere(device):
-            return
-        if any(is_under(path, dst) for path in synced):
-            # Moved onto a synced entry the user deleted: a scan sees the
-            # entry edited and the source deleted (see doc/design.md);
-            # an earlier move of the same bytes promises no more either.
-            self._unmoved(fs, src)
             return
         for inside, content, found in self._unchanged_files(device, src):
             if not self._moved_elsewhere(content, found[1].item_id, device):

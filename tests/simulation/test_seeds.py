@@ -123,6 +123,9 @@ REGRESSIONS = [
      'device'),
     (128446, 'encrypted', 'checks: a delete of a folder another device '
      'moved before it was sent (the move wins)'),
+    (221377, 'shared', 'checks: a moved file moved again onto the path '
+     'of a synced folder moved away, while another device had an unsent '
+     'folder change: the first move\'s promise stayed'),
     (114087, 'shared-encrypted', 'checks: a moved file moved again into a '
      'shared folder is a new item (and the simulation: keys made from '
      'random container names changed the run each time)'),
