@@ -38,10 +38,12 @@ equals its user's view of the server, nothing written is lost):
   other device holding it anywhere else) is absent on every device and
   the server at the end, unless a device moved it (or the folder deleted
   with it) before the delete was sent, or its device deleted the mount
-  folder holding it meanwhile (the share comes back afresh); a deleted
-  path of a private folder that was the same on every device of its user
-  and on the server, and that nothing was created, moved or edited at,
-  under or above afterwards, is absent on that user's devices and view;
+  folder holding it meanwhile, or moved it holding none of its synced
+  files, not by a change of case alone (the share comes back afresh); a
+  deleted path of a private folder that was the same on every device of
+  its user and on the server, and that nothing was created, moved or
+  edited at, under or above afterwards, is absent on that user's devices
+  and view;
 * **moves keep identity**: a synced file moved or renamed within its
   workspace is still the same server item at the end (its id, so its
   history), unless a user deleted that item; a move between workspaces
@@ -68,8 +70,10 @@ from stacksync_swift.client.mounts import live_mounts
 from stacksync_swift.client.state import State
 from stacksync_swift.client.tree import RemoteItem
 from stacksync_swift.client.tree import ancestors
+from stacksync_swift.client.tree import basename
 from stacksync_swift.client.tree import is_under
 from stacksync_swift.client.tree import join
+from stacksync_swift.client.tree import parent
 from stacksync_swift.client.tree import remote_paths
 from stacksync_swift.metadata import errors
 from stacksync_swift.metadata import shares
@@ -603,6 +607,22 @@ class Cloud(sim.Simulation):
                      inside not in device.fs.nodes and
                      space != device.user.workspace_id})
 
+    def _mounts_moved(self, device, src, dst, synced):
+        """A mount folder moved here (or a folder above one) is found by
+        the share's synced files inside, or by a rename that changes only
+        the case of its name (see mounts.py). Holding neither, it is to a
+        scanning client a deleted mount folder and a new folder: made
+        again, its share comes afresh (:meth:`_restored_shares`)."""
+        for mount in device.mounts.values():
+            if not is_under(mount.path, src):
+                continue
+            if mount.path == src and parent(src) == parent(dst) and \
+                    basename(src).casefold() == basename(dst).casefold():
+                continue
+            if not any(found[0] == mount.workspace_id for _path, _content,
+                       found in self._unchanged_files(device, mount.path)):
+                self._restored_shares(device, mount.path, synced)
+
     def _deletes_raced_by_move(self, device, src):
         """Another device deleted the synced folder moved here (or one
         above it) and has not sent that: the move beats the delete, the
@@ -804,6 +824,8 @@ class Cloud(sim.Simulation):
                 break
         self._races(device)
         source_space, source_holds = device.workspace_at(src)
+        if source_holds:
+            self._mounts_moved(device, src, dst, synced)
         target_space, _ = device.workspace_at(dst.rpartition('/')[0])
         mounts = self._mounts_now(device.user)
         if source_space != target_space or \
