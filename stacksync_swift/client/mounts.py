@@ -52,8 +52,11 @@ A share goes away (the member left, or the owner removed them)
 
 The person renames or moves a mount folder here
     Found by its contents (the synced files, at the same paths inside),
-    the move is sent as a move of the mount item, which the server allows
-    within the private tree. Where the server cannot follow (the new
+    or, holding none of them any more, by a name that differs only in
+    case in the same folder (``_moved_to``), the move is sent as a move
+    of the mount item, which the server allows within the private tree;
+    the share's merge base goes along, so deletes made inside before
+    the move are sent. Where the server cannot follow (the new
     parent folder is not on the server yet, or the move is refused) the
     folder is moved back and a notice says why.
 
@@ -61,7 +64,10 @@ The person deletes a mount folder here
     A live mount cannot be deleted (the server refuses, 400): the folder
     is made again and the share downloaded afresh, with a notice that
     leaving or unsharing is the way to stop syncing it. Nothing is
-    deleted on the server, and the next pass finds nothing to do. The
+    deleted on the server, and the next pass finds nothing to do. (A
+    mount folder moved, not by a change of case alone, and holding none
+    of its synced files is to a scan just that: a delete, and a new
+    folder, which stays private.) The
     same holds for a folder above a mount (an owner's shared folder may
     be deep in the tree): it is made again around the mount folder, and a
     file put in its place is renamed ``NAME (local copy)``. A mount
@@ -490,14 +496,28 @@ class MountedSync:
             self.fs.mkdir(above)
 
     def _moved_to(self, mount, base):
-        """The one new local folder holding the mount's synced files."""
+        """The one new local folder the missing mount folder moved to.
+
+        Found by its contents: the topmost new folder holding some of the
+        share's synced files, at the same paths inside. A folder holding
+        none of them (each deleted before the move, or a share with no
+        files yet) is found only by its name, when the move changed
+        nothing but the case of the name (``Team`` to ``team``, in the
+        same folder). Otherwise there is nothing to tell the move from a
+        delete: the mount folder is made again and the share comes
+        afresh, and deletes made in it here before the move are undone.
+        """
+        scanned = self.fs.scan()
+        return self._moved_with_files(mount, base, scanned) or \
+            self._renamed_in_case(mount, base, scanned)
+
+    def _moved_with_files(self, mount, base, scanned):
         synced = {(path, entry.content_hash) for path, entry
                   in self.state.base(mount.workspace_id).items()
                   if not entry.is_folder}
         if not synced:
             return None
         codec = self._codec(mount.workspace_id)
-        scanned = self.fs.scan()
         index = PathIndex(scanned)
         found = []
         for folder, entry in scanned.items():
@@ -513,6 +533,20 @@ class MountedSync:
                    if not any(is_under(folder, other) and folder != other
                               for other in found)]
         return topmost[0] if len(topmost) == 1 else None
+
+    @staticmethod
+    def _renamed_in_case(mount, base, scanned):
+        """The one new folder beside the mount folder whose name differs
+        from its name only in case: a rename (deleting a shared folder
+        and making a new one of that name but for case, in one pass, is
+        not what anyone does; and that folder would take the share's
+        files only if it held none of them)."""
+        above, name = parent(mount.path), basename(mount.path).casefold()
+        found = [folder for folder, entry in scanned.items()
+                 if entry.is_folder and folder not in base and
+                 parent(folder) == above and
+                 basename(folder).casefold() == name]
+        return found[0] if len(found) == 1 else None
 
     def _send_move(self, mount, dest):
         """Commit the mount item's move to ``dest``; the moved Mount."""

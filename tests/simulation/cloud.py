@@ -38,10 +38,12 @@ equals its user's view of the server, nothing written is lost):
   other device holding it anywhere else) is absent on every device and
   the server at the end, unless a device moved it (or the folder deleted
   with it) before the delete was sent, or its device deleted the mount
-  folder holding it meanwhile (the share comes back afresh); a deleted
-  path of a private folder that was the same on every device of its user
-  and on the server, and that nothing was created, moved or edited at,
-  under or above afterwards, is absent on that user's devices and view;
+  folder holding it meanwhile, or moved it holding none of its synced
+  files, not by a change of case alone (the share comes back afresh); a
+  deleted path of a private folder that was the same on every device of
+  its user and on the server, and that nothing was created, moved or
+  edited at, under or above afterwards, is absent on that user's devices
+  and view;
 * **moves keep identity**: a synced file moved or renamed within its
   workspace is still the same server item at the end (its id, so its
   history), unless a user deleted that item; a move between workspaces
@@ -68,8 +70,10 @@ from stacksync_swift.client.mounts import live_mounts
 from stacksync_swift.client.state import State
 from stacksync_swift.client.tree import RemoteItem
 from stacksync_swift.client.tree import ancestors
+from stacksync_swift.client.tree import basename
 from stacksync_swift.client.tree import is_under
 from stacksync_swift.client.tree import join
+from stacksync_swift.client.tree import parent
 from stacksync_swift.client.tree import remote_paths
 from stacksync_swift.metadata import errors
 from stacksync_swift.metadata import shares
@@ -294,10 +298,12 @@ class Cloud(sim.Simulation):
         device.seen = started = device.changed
         device.woken = False
         self.active.add(device.name)
+        engine = device.engine
         try:
-            summary = device.engine.sync_once()
+            summary = engine.sync_once()
         except SimulatedCrash:
             self.log.append('crash %s mid-sync' % device.name)
+            self._keep_departed(device, engine._events)
             device.restart()
             return None
         except (api.NotFound, api.Forbidden) as error:
@@ -306,6 +312,7 @@ class Cloud(sim.Simulation):
             if not self.network.faults:
                 raise
             self.log.append('sync %s: %s' % (device.name, error))
+            self._keep_departed(device, engine._events)
             device.woken = True
             return None
         finally:
@@ -313,11 +320,7 @@ class Cloud(sim.Simulation):
         mounts = device.mounts.values()
         device.mount_paths.update(mount.path for mount in mounts)
         device.positions.update(cli.synced_cursors(device.engine))
-        for item in summary.items:
-            if item.kind == LEFT:
-                self.kept.update(sha256(data) for _path, data, top
-                                 in device.fs.trash
-                                 if top == item.path and data is not FOLDER)
+        self._keep_departed(device, summary.items)
         if summary.error or not summary.converged:
             device.woken = True     # watch mode retries after a pause
         else:
@@ -329,6 +332,18 @@ class Cloud(sim.Simulation):
                                       item.outcome)
                 for item in summary.items)))
         return summary
+
+    def _keep_departed(self, device, items):
+        """The contents of the folders of departed shares, moved to the
+        trash whole, count as kept. A pass cut short (a crash, a share
+        gone between two requests) returns no summary, but what it did
+        stays done and was notified (the CLI prints each event at once),
+        so its events so far are read from the orchestrator."""
+        for item in items:
+            if item.kind == LEFT:
+                self.kept.update(sha256(data) for _path, data, top
+                                 in device.fs.trash
+                                 if top == item.path and data is not FOLDER)
 
     def long_poll(self, device):
         """What the CLI's long-poll threads do, one wait each, from where
@@ -592,6 +607,22 @@ class Cloud(sim.Simulation):
                      inside not in device.fs.nodes and
                      space != device.user.workspace_id})
 
+    def _mounts_moved(self, device, src, dst, synced):
+        """A mount folder moved here (or a folder above one) is found by
+        the share's synced files inside, or by a rename that changes only
+        the case of its name (see mounts.py). Holding neither, it is to a
+        scanning client a deleted mount folder and a new folder: made
+        again, its share comes afresh (:meth:`_restored_shares`)."""
+        for mount in device.mounts.values():
+            if not is_under(mount.path, src):
+                continue
+            if mount.path == src and parent(src) == parent(dst) and \
+                    basename(src).casefold() == basename(dst).casefold():
+                continue
+            if not any(found[0] == mount.workspace_id for _path, _content,
+                       found in self._unchanged_files(device, mount.path)):
+                self._restored_shares(device, mount.path, synced)
+
     def _deletes_raced_by_move(self, device, src):
         """Another device deleted the synced folder moved here (or one
         above it) and has not sent that: the move beats the delete, the
@@ -793,6 +824,8 @@ class Cloud(sim.Simulation):
                 break
         self._races(device)
         source_space, source_holds = device.workspace_at(src)
+        if source_holds:
+            self._mounts_moved(device, src, dst, synced)
         target_space, _ = device.workspace_at(dst.rpartition('/')[0])
         mounts = self._mounts_now(device.user)
         if source_space != target_space or \
@@ -802,14 +835,16 @@ class Cloud(sim.Simulation):
             # earlier move of the same bytes promises no more either.
             self._unmoved(fs, src)
             return
+        if any(is_under(path, dst) for path in synced):
+            # Moved onto a synced entry the user deleted or moved away: a
+            # scan sees the entry edited (or made a file) and the source
+            # deleted (see doc/design.md); an earlier move of the same
+            # bytes promises no more either. (Before the returns below,
+            # which only make no new promise.)
+            self._unmoved(fs, src)
+            return
         if source_holds or any(is_under(m, src) for m in mounts) or \
                 self._answers_lost() or self._rearranged_elsewhere(device):
-            return
-        if any(is_under(path, dst) for path in synced):
-            # Moved onto a synced entry the user deleted: a scan sees the
-            # entry edited and the source deleted (see doc/design.md);
-            # an earlier move of the same bytes promises no more either.
-            self._unmoved(fs, src)
             return
         for inside, content, found in self._unchanged_files(device, src):
             if not self._moved_elsewhere(content, found[1].item_id, device):

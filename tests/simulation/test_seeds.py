@@ -67,11 +67,16 @@ REGRESSIONS = [
     (114029, 'shared', 'a file moved into a folder then shared stayed at '
      'its old path on another device until a next pass, which a watcher '
      'never made'),
+    (205145, 'shared', 'a mount folder renamed in case alone after its '
+     'last synced file was deleted was restored: the file came back'),
+    (218827, 'shared-encrypted', 'the same, in an encrypted share'),
     # The simulation's own mistakes, kept so they stay fixed:
     (21, 'shared', 'simulation: each share adds a round, so "more than one '
      'round" did not mean "did something"'),
     (37, 'shared', 'simulation: a client restarted during its own long '
      'poll'),
+    (203803, 'shared-encrypted', 'simulation: a departed share\'s folder '
+     'trashed by a pass that then crashed counted as content lost'),
     # Promises the checks made too wide, each narrowed to what the engine
     # documents (doc/design.md, "What keeps a file's identity"):
     (66, 'encrypted', 'checks: a delete raced by a move on another device '
@@ -121,6 +126,9 @@ REGRESSIONS = [
      'device'),
     (128446, 'encrypted', 'checks: a delete of a folder another device '
      'moved before it was sent (the move wins)'),
+    (221377, 'shared', 'checks: a moved file moved again onto the path '
+     'of a synced folder moved away, while another device had an unsent '
+     'folder change: the first move\'s promise stayed'),
     (114087, 'shared-encrypted', 'checks: a moved file moved again into a '
      'shared folder is a new item (and the simulation: keys made from '
      'random container names changed the run each time)'),

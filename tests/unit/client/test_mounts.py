@@ -298,6 +298,22 @@ def test_renaming_the_mount_folder_renames_the_mount(shared):
     assert bob.sync().count() == 0
 
 
+def test_a_mount_folder_renamed_in_case_alone_is_found_by_its_name(
+        shared):
+    # None of its synced files is left to find it by: the name says it.
+    _server, alice, bob, team = shared
+    bob.fs.delete('Team/plan.txt')
+    write(bob, 'Team/new.txt', b'new by bob')
+    bob.fs.move('Team', 'TEAM')
+    summary = bob.sync()
+    assert [(item.kind, item.dest) for item in summary.items
+            if item.kind in mounts.KINDS] == [(mounts.MOVED, 'TEAM')]
+    assert bob.files() == {'TEAM/new.txt': b'new by bob'}
+    assert bob.server_tree() == {'TEAM': None}
+    assert alice.server_tree(team).keys() == {'new.txt'}
+    assert bob.sync().count() == 0
+
+
 def test_a_mount_renamed_on_the_server_moves_here(shared):
     _server, alice, bob, _team = shared
     bob.service.rename_item(bob.id, bob.item_at('Team')['id'], 'Renamed')
