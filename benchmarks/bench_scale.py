@@ -428,8 +428,8 @@ def main():
         time.sleep(3)
         idle_p50, idle_p99, _ = head.stop()
         print('PostgreSQL + RabbitMQ, proxies with one worker each, '
-              '%g s per run, load generator on the same 2 CPUs'
-              % args.seconds)
+              '%g s per run, load generator on the same %d CPUs'
+              % (args.seconds, os.cpu_count()))
         print('plain Swift HEAD through an idle proxy: p50 %.1f ms, '
               'p99 %.1f ms' % (idle_p50, idle_p99))
         rows = []
